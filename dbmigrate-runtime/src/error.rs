@@ -1,0 +1,260 @@
+//! Problems a set of revision files can have, each naming the files (and lines) involved and what to do.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in a revision file a problem is: the file and, when known, the 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    /// Path of the revision file, as it was read (relative to the working directory or embedded root).
+    pub path: PathBuf,
+    /// 1-based line, when the problem is on a particular line.
+    pub line: Option<u32>,
+}
+
+impl Location {
+    /// A location covering a whole file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            line: None,
+        }
+    }
+
+    /// A location on one line of a file.
+    pub fn line(path: impl Into<PathBuf>, line: u32) -> Self {
+        Self {
+            path: path.into(),
+            line: Some(line),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.path.display()),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// A revision and the file that defines it, for messages that name both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionRef {
+    /// The revision's version.
+    pub version: i64,
+    /// The file defining it.
+    pub path: PathBuf,
+}
+
+impl fmt::Display for RevisionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.version, self.path.display())
+    }
+}
+
+fn list(revisions: &[RevisionRef]) -> String {
+    revisions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn cycle(revisions: &[RevisionRef]) -> String {
+    let mut text: Vec<String> = revisions.iter().map(|r| r.version.to_string()).collect();
+    if let Some(first) = revisions.first() {
+        text.push(first.version.to_string());
+    }
+    text.join(" -> ")
+}
+
+/// One problem in a revision directory. `check` collects every one of them; startup refuses on any.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevisionError {
+    /// A file could not be read.
+    #[error("{path}: cannot read: {message}", path = path.display())]
+    Unreadable {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A `.sql` or `.rs` file whose name does not follow `V{version}__{name}.sql`.
+    #[error("{path}: bad file name: {reason}", path = path.display())]
+    BadFileName {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the name.
+        reason: String,
+    },
+    /// The version does not fit the configured version width.
+    #[error("{path}: version {version} does not fit in {width}", path = path.display())]
+    VersionOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// The version as written in the file name.
+        version: String,
+        /// `i32` or `i64`.
+        width: &'static str,
+    },
+    /// The file is not valid UTF-8.
+    #[error("{location}: the file is not valid UTF-8")]
+    InvalidUtf8 {
+        /// The file and the line of the first invalid byte.
+        location: Location,
+    },
+    /// The header is malformed.
+    #[error("{location}: bad header: {reason}")]
+    BadHeader {
+        /// The file and line of the offending header line.
+        location: Location,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two files have the same version.
+    #[error("version {version} is defined twice: {first} and {second}", first = first.display(), second = second.display())]
+    DuplicateVersion {
+        /// The version.
+        version: i64,
+        /// The file that was kept.
+        first: PathBuf,
+        /// The duplicate.
+        second: PathBuf,
+    },
+    /// A revision names a parent that no file defines.
+    #[error(
+        "{location}: revision {version} revises {parent}, but no file defines version {parent}"
+    )]
+    MissingParent {
+        /// The `Revises:` line.
+        location: Location,
+        /// The revision.
+        version: i64,
+        /// The missing parent.
+        parent: i64,
+    },
+    /// A revision names itself as its parent.
+    #[error("{location}: revision {version} revises itself")]
+    SelfLoop {
+        /// The `Revises:` line.
+        location: Location,
+        /// The revision.
+        version: i64,
+    },
+    /// A revision names a parent with a higher version than its own.
+    #[error(
+        "{location}: revision {version} revises {parent}, a later version; parents must have lower versions"
+    )]
+    ParentAfterChild {
+        /// The `Revises:` line.
+        location: Location,
+        /// The revision.
+        version: i64,
+        /// The later parent.
+        parent: i64,
+    },
+    /// The `Revises:` chain loops.
+    #[error("the revisions form a cycle: {}", cycle(revisions))]
+    Cycle {
+        /// The revisions in the cycle, each revising the next.
+        revisions: Vec<RevisionRef>,
+    },
+    /// The history forked: more than one revision is revised by nobody.
+    #[error("the history has {} heads: {}", heads.len(), list(heads))]
+    MultipleHeads {
+        /// Every head.
+        heads: Vec<RevisionRef>,
+    },
+}
+
+impl RevisionError {
+    /// The file and line the problem is reported at (for compiler-style output and CI annotations).
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            Self::Unreadable { path, .. }
+            | Self::BadFileName { path, .. }
+            | Self::VersionOutOfRange { path, .. } => Some(Location::file(path)),
+            Self::DuplicateVersion { second, .. } => Some(Location::file(second)),
+            Self::InvalidUtf8 { location }
+            | Self::BadHeader { location, .. }
+            | Self::MissingParent { location, .. }
+            | Self::SelfLoop { location, .. }
+            | Self::ParentAfterChild { location, .. } => Some(location.clone()),
+            Self::Cycle { revisions } => revisions.first().map(|r| Location::file(&r.path)),
+            Self::MultipleHeads { heads } => heads.last().map(|r| Location::file(&r.path)),
+        }
+    }
+
+    /// A short, stable identifier for machine-readable output (`check --format json`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unreadable { .. } => "unreadable",
+            Self::BadFileName { .. } => "bad-file-name",
+            Self::VersionOutOfRange { .. } => "version-out-of-range",
+            Self::InvalidUtf8 { .. } => "invalid-utf8",
+            Self::BadHeader { .. } => "bad-header",
+            Self::DuplicateVersion { .. } => "duplicate-version",
+            Self::MissingParent { .. } => "missing-parent",
+            Self::SelfLoop { .. } => "self-loop",
+            Self::ParentAfterChild { .. } => "parent-after-child",
+            Self::Cycle { .. } => "cycle",
+            Self::MultipleHeads { .. } => "multiple-heads",
+        }
+    }
+
+    /// What the user should do about the problem.
+    pub fn help(&self) -> String {
+        match self {
+            Self::Unreadable { .. } => "check the file's permissions, or remove it from the revision directory".into(),
+            Self::BadFileName { .. } => {
+                "name revision files V{version}__{name}.sql or V{version}__{name}.rs (name: letters, digits, underscores), \
+                 or move the file out of the revision directory"
+                    .into()
+            }
+            Self::VersionOutOfRange { width, .. } => {
+                if *width == "i32" {
+                    "use a smaller version, or set `version-width = \"i64\"` in [package.metadata.dbmigrate] for timestamp versions".into()
+                } else {
+                    "use a version below 9223372036854775808".into()
+                }
+            }
+            Self::InvalidUtf8 { .. } => "save the file as UTF-8".into(),
+            Self::BadHeader { .. } => {
+                "a header is leading comment lines `Revises: <versions>` (required), `Message: <text>`, \
+                 `Created: <RFC 3339 time>`, `Transaction: none`; see README.md"
+                    .into()
+            }
+            Self::DuplicateVersion { .. } => {
+                "give one of the files a new version: `cargo dbmigrate rebase <version> --onto <head>` renumbers an unapplied revision".into()
+            }
+            Self::MissingParent { parent, .. } => {
+                format!("restore the file for version {parent}, or change the `Revises:` line to an existing version")
+            }
+            Self::SelfLoop { .. } => "change the `Revises:` line to the previous revision's version".into(),
+            Self::ParentAfterChild { .. } => {
+                "a revision must revise lower versions; renumber it with `cargo dbmigrate rebase`".into()
+            }
+            Self::Cycle { .. } => "break the cycle by pointing one `Revises:` line at an earlier revision".into(),
+            Self::MultipleHeads { heads } => {
+                let versions: Vec<String> = heads.iter().map(|h| h.version.to_string()).collect();
+                format!(
+                    "join the branches with `cargo dbmigrate merge`, or move one branch onto the other with \
+                     `cargo dbmigrate rebase {} --onto {}`",
+                    versions.last().map(String::as_str).unwrap_or("<version>"),
+                    versions.first().map(String::as_str).unwrap_or("<head>"),
+                )
+            }
+        }
+    }
+}
+
+/// Every problem found in a revision set; returned when the set cannot be used.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{} problem(s) in the revisions:\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct Problems {
+    /// The problems, in the order they were found (files in version order, then graph checks).
+    pub problems: Vec<RevisionError>,
+}

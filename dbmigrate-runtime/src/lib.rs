@@ -1,0 +1,16 @@
+//! Embed dbmigrate revisions into a binary and apply them at startup.
+//!
+//! The crate is organised by concept:
+//! - [`revision`]: one revision file (name, header, upgrade/downgrade sections) and reading a directory of them;
+//! - [`graph`]: the revision graph (heads, bases, merges, upgrade order, targets);
+//! - [`checksum`]: refinery's checksum, so both tools agree on every SQL file;
+//! - [`error`]: the problems a revision set can have, each naming its file and line.
+
+pub mod checksum;
+pub mod error;
+pub mod graph;
+pub mod revision;
+
+pub use error::RevisionError;
+pub use graph::{RevisionGraph, Target};
+pub use revision::{Revision, RevisionKind, VersionWidth};
