@@ -11,6 +11,6 @@ pub mod error;
 pub mod graph;
 pub mod revision;
 
-pub use error::RevisionError;
-pub use graph::{RevisionGraph, Target};
+pub use error::{Location, Problems, RevisionError};
+pub use graph::{GraphError, RevisionGraph, Target};
 pub use revision::{Revision, RevisionKind, VersionWidth};

@@ -140,3 +140,6 @@ impl Revision {
         self.header.as_ref().map_or(1, |h| h.revises_line)
     }
 }
+
+#[cfg(test)]
+mod proptests;
