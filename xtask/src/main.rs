@@ -1,1 +1,38 @@
-fn main() {}
+//! Project automation behind `cargo xtask`: `ci` runs what CI runs, `bench` measures against peers and limits.
+
+mod bench;
+mod ci;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Project automation for cargo-dbmigrate.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run exactly what CI runs: formatting, lints and the whole test suite.
+    Ci,
+    /// Run benchmarks side by side with peers and with the limit, and print medians and ratios.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Xtask::parse().task {
+        Task::Ci => ci::run(),
+        Task::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of dbmigrate-runtime: one binary, one module per behaviour.
+
+mod embed;
