@@ -162,6 +162,14 @@ pub enum RevisionError {
         /// The revisions in the cycle, each revising the next.
         revisions: Vec<RevisionRef>,
     },
+    /// A revision whose upgrade holds nothing but blank lines and comments (a warning: it applies, and does nothing).
+    #[error("{location}: revision {version} has no SQL to run on upgrade")]
+    EmptyRevision {
+        /// Where the upgrade section starts.
+        location: Location,
+        /// The revision.
+        version: i64,
+    },
     /// The history forked: more than one revision is revised by nobody.
     #[error("the history has {} heads: {}", heads.len(), list(heads))]
     MultipleHeads {
@@ -182,10 +190,16 @@ impl RevisionError {
             | Self::BadHeader { location, .. }
             | Self::MissingParent { location, .. }
             | Self::SelfLoop { location, .. }
-            | Self::ParentAfterChild { location, .. } => Some(location.clone()),
+            | Self::ParentAfterChild { location, .. }
+            | Self::EmptyRevision { location, .. } => Some(location.clone()),
             Self::Cycle { revisions } => revisions.first().map(|r| Location::file(&r.path)),
             Self::MultipleHeads { heads } => heads.last().map(|r| Location::file(&r.path)),
         }
+    }
+
+    /// Whether the problem is only a warning: reported by `check`, but no reason to refuse the revisions.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Self::EmptyRevision { .. })
     }
 
     /// A short, stable identifier for machine-readable output (`check --format json`).
@@ -201,6 +215,7 @@ impl RevisionError {
             Self::SelfLoop { .. } => "self-loop",
             Self::ParentAfterChild { .. } => "parent-after-child",
             Self::Cycle { .. } => "cycle",
+            Self::EmptyRevision { .. } => "empty-revision",
             Self::MultipleHeads { .. } => "multiple-heads",
         }
     }
@@ -237,6 +252,9 @@ impl RevisionError {
             Self::ParentAfterChild { .. } => {
                 "a revision must revise lower versions; renumber it with `cargo dbmigrate rebase`".into()
             }
+            Self::EmptyRevision { .. } => {
+                "write the SQL below `-- migrate:upgrade`, or delete the file if the revision is not needed".into()
+            }
             Self::Cycle { .. } => "break the cycle by pointing one `Revises:` line at an earlier revision".into(),
             Self::MultipleHeads { heads } => {
                 let versions: Vec<String> = heads.iter().map(|h| h.version.to_string()).collect();
@@ -257,4 +275,15 @@ impl RevisionError {
 pub struct Problems {
     /// The problems, in the order they were found (files in version order, then graph checks).
     pub problems: Vec<RevisionError>,
+}
+
+impl Problems {
+    /// `Err` with every problem when any of them is an error; warnings alone pass.
+    pub fn refuse_on_errors(problems: Vec<RevisionError>) -> Result<(), Problems> {
+        if problems.iter().all(RevisionError::is_warning) {
+            Ok(())
+        } else {
+            Err(Problems { problems })
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 pub use target::{GraphError, Target};
 
 use crate::error::{Location, Problems, RevisionError, RevisionRef};
-use crate::revision::{Revision, VersionWidth, load_directory};
+use crate::revision::{Revision, RevisionKind, VersionWidth, load_directory};
 
 /// Revisions and the `Revises:` edges between them.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +82,18 @@ impl RevisionGraph {
                 graph.children[parent_index].push(child);
             }
         }
+        for revision in &graph.revisions {
+            // A merge revision legitimately has nothing to run: it only joins branches.
+            if revision.kind == RevisionKind::Sql
+                && revision.parents.len() < 2
+                && revision.upgrade.is_blank()
+            {
+                problems.push(RevisionError::EmptyRevision {
+                    location: Location::line(&revision.path, revision.upgrade.first_line),
+                    version: revision.version,
+                });
+            }
+        }
         graph.sort_topologically(&mut problems);
         let heads = graph.heads();
         if heads.len() > 1 {
@@ -94,10 +106,9 @@ impl RevisionGraph {
 
     /// Builds the graph, refusing on any problem (what a binary does at startup).
     pub fn from_revisions(revisions: Vec<Revision>) -> Result<Self, Problems> {
-        match Self::build(revisions) {
-            (graph, problems) if problems.is_empty() => Ok(graph),
-            (_, problems) => Err(Problems { problems }),
-        }
+        let (graph, problems) = Self::build(revisions);
+        Problems::refuse_on_errors(problems)?;
+        Ok(graph)
     }
 
     /// Reads a revision directory and builds its graph, refusing on any problem.

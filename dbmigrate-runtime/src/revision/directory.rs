@@ -34,8 +34,10 @@ pub fn load_directory(dir: &Path, width: VersionWidth) -> (Vec<Revision>, Vec<Re
                 continue;
             }
         };
+        // A symlink counts as a file unless it points at a directory, so a dangling or looping link is
+        // reported as unreadable rather than silently skipped.
         let is_file =
-            entry.file_type().is_file() || (entry.path_is_symlink() && entry.path().is_file());
+            entry.file_type().is_file() || (entry.path_is_symlink() && !entry.path().is_dir());
         let candidate = entry.file_name().to_str().is_none_or(is_candidate);
         if !is_file || !candidate {
             continue;

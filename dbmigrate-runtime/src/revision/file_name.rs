@@ -57,7 +57,9 @@ impl FileName {
 ///
 /// Only `.sql` and `.rs` files are; `mod.rs` and hidden files are helpers, not revisions.
 pub fn is_candidate(file_name: &str) -> bool {
-    (file_name.ends_with(".sql") || file_name.ends_with(".rs"))
+    // Extensions compare case-insensitively so `V1__init.SQL` is reported, not silently skipped.
+    let lower = file_name.to_ascii_lowercase();
+    (lower.ends_with(".sql") || lower.ends_with(".rs"))
         && file_name != "mod.rs"
         && !file_name.starts_with('.')
 }
@@ -76,8 +78,8 @@ pub fn parse_file_name(
     }
     let (stem, kind) = match file_name.rsplit_once('.') {
         Some((stem, "sql")) => (stem, RevisionKind::Sql),
-        Some((stem, _)) => (stem, RevisionKind::Rust),
-        None => unreachable!("candidates end with .sql or .rs"),
+        Some((stem, "rs")) => (stem, RevisionKind::Rust),
+        _ => return Err(bad(path, "the extension must be lowercase `.sql` or `.rs`")),
     };
     let mut chars = stem.chars();
     let prefix = match chars.next() {
@@ -169,6 +171,8 @@ mod tests {
     #[test]
     fn rejects_near_misses_instead_of_skipping_them() {
         for name in [
+            "V1__init.SQL",
+            "V1__init.Rs",
             "V1_init.sql",
             "v1__init.sql",
             "V__init.sql",

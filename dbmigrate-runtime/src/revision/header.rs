@@ -114,9 +114,10 @@ pub fn parse_text(
         index += 1;
     }
     let header_lines = header_start..index;
+    // A near miss counts too: `-- Revisess:` alone must be reported, not taken for a refinery comment.
     let is_header = header_lines.clone().any(|i| {
         key_value(&content(i)[comment.len()..])
-            .is_some_and(|(key, _)| KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)))
+            .is_some_and(|(key, _)| known_or_close(key).is_some())
     });
     let (header, body_start) = if is_header {
         (
@@ -167,6 +168,15 @@ fn key_value(comment_text: &str) -> Option<(&str, &str)> {
     let (key, value) = comment_text.trim().split_once(':')?;
     let valid = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphabetic() || c == '-');
     valid.then(|| (key, value.trim()))
+}
+
+/// The known key `key` is, or is a typo of (two edits at most, for keys long enough to tell apart).
+fn known_or_close(key: &str) -> Option<&'static str> {
+    let key = key.to_ascii_lowercase();
+    KEYS.iter().copied().find(|known| {
+        let known = known.to_ascii_lowercase();
+        known == key || (key.len() >= 5 && strsim::damerau_levenshtein(&known, &key) <= 2)
+    })
 }
 
 fn parse_header<'a>(
