@@ -1,7 +1,10 @@
-//! Project automation behind `cargo xtask`: `ci` runs what CI runs, `bench` measures against peers and limits.
+//! Project automation behind `cargo xtask`: `ci` runs what CI runs, `bench` measures against peers and
+//! limits, `fuzz` fuzzes the revision parser.
 
 mod bench;
 mod ci;
+mod fuzz;
+mod report;
 
 use std::process::ExitCode;
 
@@ -21,12 +24,15 @@ enum Task {
     Ci,
     /// Run benchmarks side by side with peers and with the limit, and print medians and ratios.
     Bench(bench::Args),
+    /// Fuzz the revision parser and graph (cargo-fuzz) and record the run in RELIABILITY.md.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
     let result = match Xtask::parse().task {
         Task::Ci => ci::run(),
         Task::Bench(args) => bench::run(&args),
+        Task::Fuzz(args) => fuzz::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
