@@ -143,7 +143,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             l.split_once("runs in ")
                 .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<f64>().ok())
         })
-        .unwrap_or_else(|| elapsed.as_secs_f64());
+        .unwrap_or(elapsed.as_secs_f64());
     let section = format!(
         "Fuzzing (`cargo xtask fuzz --seconds {seconds}`): target `{TARGET}` (cargo-fuzz, libFuzzer, no sanitizer) ran \
          {minutes:.1} minutes without a crash: {runs} executions, peak RSS {rss} MB; seeded from {seeds} hostile \
