@@ -1,1 +1,3 @@
-//! placeholder
+//! cargo-dbmigrate: revision-based migrations as a cargo subcommand.
+
+pub mod runner_crate;
