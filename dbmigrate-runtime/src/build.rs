@@ -160,15 +160,12 @@ pub fn generate(dir: &Path, graph: &RevisionGraph, config: &Config) -> String {
         crate::VersionWidth::I32 => "I32",
         crate::VersionWidth::I64 => "I64",
     };
-    let _ = writeln!(
-        code,
-        "    ::dbmigrate_runtime::Embedded::new(&DIR, ::dbmigrate_runtime::VersionWidth::{width}, {table}){steps}\n}}",
-        table = rust_string(&config.table),
-        steps = if rust.is_empty() {
-            ""
-        } else {
-            ".with_rust_steps(STEPS)"
-        },
-    );
+    let table = rust_string(&config.table);
+    let constructor = if rust.is_empty() {
+        format!("new(&DIR, ::dbmigrate_runtime::VersionWidth::{width}, {table})")
+    } else {
+        format!("with_rust_steps(&DIR, ::dbmigrate_runtime::VersionWidth::{width}, {table}, STEPS)")
+    };
+    let _ = writeln!(code, "    ::dbmigrate_runtime::Embedded::{constructor}\n}}");
     code
 }

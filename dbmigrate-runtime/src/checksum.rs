@@ -26,6 +26,17 @@ pub fn refinery_checksum(name: &str, version: i64, width: VersionWidth, sql: &st
     hasher.finish()
 }
 
+/// A checksum of a revision's statements, used to tell that statements which already ran are
+/// unchanged before a failed revision is resumed.
+pub fn statements_checksum<'a>(statements: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hasher = SipHasher13::new_with_keys(0, 0);
+    for statement in statements {
+        hasher.write(statement.as_bytes());
+        hasher.write_u8(0xff);
+    }
+    hasher.finish().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

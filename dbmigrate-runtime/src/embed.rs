@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use crate::error::Problems;
 use crate::graph::RevisionGraph;
-use crate::revision::{RevisionSource, VersionWidth, parse_sources};
+use crate::migrations::Migrations;
+use crate::revision::{RevisionSource, VersionWidth};
 
 /// Every revision of the application, embedded at build time by [`crate::build::embed`] and
 /// [`crate::include_migrations!`]. Parsed and validated once, on first use.
@@ -15,8 +16,8 @@ pub struct Embedded {
     width: VersionWidth,
     table: &'static str,
     #[cfg(feature = "__apply")]
-    steps: &'static [crate::RustStep],
-    graph: OnceLock<Result<RevisionGraph, Problems>>,
+    steps: &'static [crate::data::RustStep],
+    migrations: OnceLock<Result<Migrations, Problems>>,
 }
 
 impl Embedded {
@@ -33,15 +34,26 @@ impl Embedded {
             table,
             #[cfg(feature = "__apply")]
             steps: &[],
-            graph: OnceLock::new(),
+            migrations: OnceLock::new(),
         }
     }
 
-    /// Used by the generated code to register the compiled `.rs` revisions.
+    /// Used by the generated code when there are compiled `.rs` revisions.
     #[doc(hidden)]
     #[cfg(feature = "__apply")]
-    pub const fn with_rust_steps(self, steps: &'static [crate::RustStep]) -> Self {
-        Self { steps, ..self }
+    pub const fn with_rust_steps(
+        dir: &'static include_dir::Dir<'static>,
+        width: VersionWidth,
+        table: &'static str,
+        steps: &'static [crate::data::RustStep],
+    ) -> Self {
+        Self {
+            dir,
+            width,
+            table,
+            steps,
+            migrations: OnceLock::new(),
+        }
     }
 
     /// The embedded files, with paths relative to the revision directory.
@@ -58,20 +70,21 @@ impl Embedded {
         sources
     }
 
-    /// The revision graph, validated with the same checks as `cargo dbmigrate check`.
-    pub fn graph(&self) -> Result<&RevisionGraph, &Problems> {
-        self.graph
+    /// The validated revision set, ready to apply.
+    pub fn migrations(&self) -> Result<&Migrations, &Problems> {
+        self.migrations
             .get_or_init(|| {
-                let (revisions, mut problems) = parse_sources(self.sources(), self.width);
-                let (graph, more) = RevisionGraph::build(revisions);
-                problems.extend(more);
-                if problems.is_empty() {
-                    Ok(graph)
-                } else {
-                    Err(Problems { problems })
-                }
+                let migrations = Migrations::from_sources(self.sources(), self.width, self.table)?;
+                #[cfg(feature = "__apply")]
+                let migrations = migrations.with_rust_steps(self.steps);
+                Ok(migrations)
             })
             .as_ref()
+    }
+
+    /// The revision graph, validated with the same checks as `cargo dbmigrate check`.
+    pub fn graph(&self) -> Result<&RevisionGraph, &Problems> {
+        self.migrations().map(Migrations::graph)
     }
 
     /// The configured version width.
@@ -84,10 +97,33 @@ impl Embedded {
         self.table
     }
 
-    /// The compiled Rust steps, by version.
+    /// A migrator with options (target, lock timeout, checks) for these revisions.
     #[cfg(feature = "__apply")]
-    pub fn rust_steps(&self) -> &'static [crate::RustStep] {
-        self.steps
+    pub fn migrator(&self) -> Result<crate::Migrator<'_>, crate::Error> {
+        Ok(crate::Migrator::new(
+            self.migrations()
+                .map_err(|p| crate::Error::Revisions(p.clone()))?,
+        ))
+    }
+
+    /// Brings the database to the single head with the default options, and reports what was applied.
+    ///
+    /// ```ignore
+    /// let report = MIGRATIONS.upgrade(&pool).await?;
+    /// ```
+    #[cfg(feature = "__apply")]
+    pub async fn upgrade(&self, pool: &impl crate::Pool) -> Result<crate::Report, crate::Error> {
+        self.migrator()?.upgrade(pool).await
+    }
+
+    /// Reverts revisions, newest first, until the database is at `target` (`base`, a version, `-N`).
+    #[cfg(feature = "__apply")]
+    pub async fn downgrade(
+        &self,
+        pool: &impl crate::Pool,
+        target: crate::Target,
+    ) -> Result<crate::Report, crate::Error> {
+        self.migrator()?.downgrade(pool, target).await
     }
 }
 

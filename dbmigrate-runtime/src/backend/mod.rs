@@ -1,0 +1,179 @@
+//! The databases dbmigrate migrates: which backend a URL or connection speaks, the SQL each one needs
+//! for the history tables, and (with a backend feature) live sessions on sqlx pools.
+//!
+//! The kind and its SQL text are always compiled, because `--sql` prints scripts without connecting.
+
+#[cfg(feature = "__apply")]
+pub(crate) mod lock;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "__apply")]
+pub(crate) mod session;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::fmt;
+
+use crate::revision::VersionWidth;
+
+/// A database dbmigrate can migrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// PostgreSQL: transactional DDL, advisory locks.
+    Postgres,
+    /// MySQL or MariaDB: DDL commits implicitly, `GET_LOCK` locks.
+    #[serde(rename = "mysql")]
+    MySql,
+    /// SQLite: transactional DDL, serialised by SQLite's own file locking.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a connection URL names by its scheme (`postgres://`, `mysql://`, `mariadb://`, `sqlite:`).
+    pub fn from_url(url: &str) -> Option<Self> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            "sqlite" => Some(Self::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// Whether DDL statements take part in transactions (so a failed revision leaves nothing behind).
+    pub fn transactional_ddl(self) -> bool {
+        !matches!(self, Self::MySql)
+    }
+
+    /// The statement that creates refinery's history table, byte for byte as refinery writes it.
+    pub fn create_history_table(self, table: &str, width: VersionWidth) -> String {
+        let version_type = match width {
+            VersionWidth::I32 => "INT4",
+            VersionWidth::I64 => "INT8",
+        };
+        // refinery uses this exact text on all three databases; MySQL and SQLite accept INT4/INT8.
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table}(version {version_type} PRIMARY KEY, name VARCHAR(255), \
+             applied_on VARCHAR(255), checksum VARCHAR(255))"
+        )
+    }
+
+    /// The statement that creates dbmigrate's side table, which holds what refinery's table cannot:
+    /// execution times, and revisions that are running, failed part-way or were interrupted.
+    pub fn create_state_table(self, table: &str) -> String {
+        let big = match self {
+            Self::Sqlite => "INTEGER",
+            Self::Postgres | Self::MySql => "BIGINT",
+        };
+        format!(
+            "CREATE TABLE IF NOT EXISTS {state}(version {big} PRIMARY KEY, state VARCHAR(16) NOT NULL, direction VARCHAR(16), \
+             execution_ms {big}, statement_index INT, statement_count INT, statement_line INT, \
+             completed_checksum VARCHAR(32), error TEXT, updated_on VARCHAR(255) NOT NULL)",
+            state = state_table(table),
+        )
+    }
+
+    /// Renders a value as an SQL string literal for printed scripts (`--sql`).
+    pub fn string_literal(self, text: &str) -> String {
+        let escaped = text.replace('\'', "''");
+        match self {
+            // MySQL treats backslashes in literals as escapes unless NO_BACKSLASH_ESCAPES is set.
+            Self::MySql => format!("'{}'", escaped.replace('\\', "\\\\")),
+            Self::Postgres | Self::Sqlite => format!("'{escaped}'"),
+        }
+    }
+
+    /// The statement that opens a revision's transaction.
+    pub fn begin_statement(self) -> &'static str {
+        match self {
+            // IMMEDIATE takes SQLite's write lock up front, so a concurrent writer waits for it
+            // (busy timeout) instead of failing when the transaction first writes.
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+            Self::MySql => "START TRANSACTION",
+        }
+    }
+
+    /// A short lowercase name, as used in URLs and `--backend`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Postgres => "PostgreSQL",
+            Self::MySql => "MySQL/MariaDB",
+            Self::Sqlite => "SQLite",
+        })
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => Ok(Self::Postgres),
+            "mysql" | "mariadb" => Ok(Self::MySql),
+            "sqlite" => Ok(Self::Sqlite),
+            _ => Err(format!(
+                "unknown backend `{text}`; use postgres, mysql or sqlite"
+            )),
+        }
+    }
+}
+
+/// The side table that goes with a history table: `<table>_dbmigrate`, which refinery never reads.
+pub fn state_table(history_table: &str) -> String {
+    format!("{history_table}_dbmigrate")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_backend_from_the_url_scheme() {
+        for (url, backend) in [
+            ("postgres://root@127.0.0.1/test", Some(Backend::Postgres)),
+            ("postgresql://x", Some(Backend::Postgres)),
+            ("mysql://root@127.0.0.1/test", Some(Backend::MySql)),
+            ("mariadb://root@127.0.0.1/test", Some(Backend::MySql)),
+            ("sqlite://app.db?mode=rwc", Some(Backend::Sqlite)),
+            ("sqlite::memory:", Some(Backend::Sqlite)),
+            ("oracle://x", None),
+            ("", None),
+        ] {
+            assert_eq!(Backend::from_url(url), backend, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_history_table_is_refinerys() {
+        assert_eq!(
+            Backend::Postgres.create_history_table("refinery_schema_history", VersionWidth::I32),
+            "CREATE TABLE IF NOT EXISTS refinery_schema_history(version INT4 PRIMARY KEY, name VARCHAR(255), \
+             applied_on VARCHAR(255), checksum VARCHAR(255))"
+        );
+        assert!(
+            Backend::Sqlite
+                .create_history_table("h", VersionWidth::I64)
+                .contains("version INT8 PRIMARY KEY")
+        );
+    }
+
+    #[test]
+    fn literals_are_escaped_per_dialect() {
+        assert_eq!(Backend::Postgres.string_literal("it's \\n"), "'it''s \\n'");
+        assert_eq!(Backend::MySql.string_literal("it's \\n"), "'it''s \\\\n'");
+    }
+}

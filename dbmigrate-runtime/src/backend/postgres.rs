@@ -1,0 +1,93 @@
+//! PostgreSQL specifics: the advisory lock and who holds it, and `COPY` for bulk inserts.
+
+use std::time::Duration;
+
+use sqlx::PgConnection;
+
+use super::lock::LockError;
+
+/// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Takes the advisory lock for `table` in the current database and schema, waiting up to `timeout`;
+/// returns the key, which unlocking needs.
+pub(super) async fn lock(
+    conn: &mut PgConnection,
+    table: &str,
+    timeout: Duration,
+) -> Result<i64, LockError> {
+    // The key is computed by the server from what identifies the history table, in the same round
+    // trip as the first, non-blocking attempt.
+    let (key, locked): (i64, bool) = sqlx::query_as(
+        "SELECT k, pg_try_advisory_lock(k) FROM (SELECT hashtextextended( \
+           current_database() || '.' || COALESCE(current_schema(), '') || '.' || $1, 0) AS k) s",
+    )
+    .bind(table)
+    .fetch_one(&mut *conn)
+    .await?;
+    if locked {
+        return Ok(key);
+    }
+    // Wait on the server, where waiters queue in order, bounded by lock_timeout (which applies to
+    // advisory locks too); the session's own setting is restored afterwards.
+    let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+    let (previous,): (String,) =
+        sqlx::query_as("SELECT current_setting('lock_timeout') FROM (SELECT set_config('lock_timeout', $1, false)) s")
+            .bind(format!("{millis}ms"))
+            .fetch_one(&mut *conn)
+            .await?;
+    let waited = sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await;
+    sqlx::query("SELECT set_config('lock_timeout', $1, false)")
+        .bind(&previous)
+        .execute(&mut *conn)
+        .await?;
+    match waited {
+        Ok(_) => Ok(key),
+        Err(error)
+            if error.as_database_error().and_then(|e| e.code()).as_deref()
+                == Some(LOCK_NOT_AVAILABLE) =>
+        {
+            Err(LockError::Timeout {
+                holder: holder(conn, key).await.unwrap_or(None),
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Describes the session holding the advisory lock `key`, from `pg_locks` and `pg_stat_activity`.
+async fn holder(conn: &mut PgConnection, key: i64) -> Result<Option<String>, sqlx::Error> {
+    // A bigint advisory key is stored as classid = high 32 bits, objid = low 32 bits, objsubid = 1.
+    let row: Option<(i32, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT a.pid, COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'local socket'), \
+                COALESCE(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), \
+                COALESCE(a.state, ''), COALESCE(left(a.query, 160), '') \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+           AND l.classid = (($1::bigint >> 32) & 4294967295)::oid \
+           AND l.objid = ($1::bigint & 4294967295)::oid \
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(pid, application, client, since, state, query)| {
+        let application = if application.is_empty() { String::new() } else { format!("application `{application}`, ") };
+        format!(
+            "PostgreSQL backend pid {pid} ({application}client {client}, connected since {since}), {state}: `{}`",
+            query.split_whitespace().collect::<Vec<_>>().join(" ")
+        )
+    }))
+}
+
+pub(super) async fn unlock(conn: &mut PgConnection, key: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! SQLite specifics: the lock file beside the database, which the kernel frees when its process dies.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sqlx::SqliteConnection;
+
+use super::lock::{LockError, next_backoff};
+
+/// Locks `<database file>-dbmigrate.lock`, waiting up to `timeout`. An in-memory or temporary
+/// database needs no lock: no other process can open it.
+pub(super) async fn lock(
+    conn: &mut SqliteConnection,
+    timeout: Duration,
+) -> Result<Option<File>, LockError> {
+    let databases: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list")
+        .fetch_all(&mut *conn)
+        .await?;
+    let Some((_, _, file)) = databases.into_iter().find(|(_, name, _)| name == "main") else {
+        return Ok(None);
+    };
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(format!("{file}-dbmigrate.lock"));
+    let io = |source| LockError::File {
+        path: path.clone(),
+        source,
+    };
+    // Never truncated on open and never deleted: a waiter may hold the same inode open.
+    let mut lock_file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    let started = Instant::now();
+    let mut backoff = Duration::ZERO;
+    loop {
+        match lock_file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(error)) => return Err(io(error)),
+        }
+        if started.elapsed() >= timeout {
+            let mut holder = String::new();
+            let _ = lock_file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(LockError::Timeout {
+                holder: (!holder.is_empty())
+                    .then(|| format!("{holder} (lock file {})", path.display())),
+            });
+        }
+        backoff = next_backoff(backoff);
+        tokio::time::sleep(backoff.min(timeout.saturating_sub(started.elapsed()))).await;
+    }
+    // Say who holds it, for the message a waiter prints when it gives up. Best effort: the lock is held.
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let since = crate::history::now_rfc3339();
+    let _ = lock_file.set_len(0).and_then(|()| lock_file.rewind());
+    let _ = write!(
+        lock_file,
+        "process {} ({program}), holding it since {since}",
+        std::process::id()
+    );
+    Ok(Some(lock_file))
+}

@@ -1,0 +1,270 @@
+//! Reading and writing the history tables on a live connection.
+
+use sqlx::AssertSqlSafe;
+
+use super::{AppliedRow, History, RunState, StateRow, parse_state};
+use crate::backend::session::{Conn, each_conn};
+use crate::backend::{Backend, state_table};
+use crate::revision::VersionWidth;
+
+/// `expr` cast to a 64-bit integer, in the backend's words.
+fn bigint(backend: Backend, expr: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("CAST({expr} AS BIGINT)"),
+        Backend::MySql => format!("CAST({expr} AS SIGNED)"),
+        Backend::Sqlite => format!("CAST({expr} AS INTEGER)"),
+    }
+}
+
+/// Whether the error says a table does not exist.
+pub(crate) fn is_undefined_table(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    match database.code().as_deref() {
+        // PostgreSQL undefined_table; MySQL ER_NO_SUCH_TABLE's SQLSTATE.
+        Some("42P01" | "42S02") => true,
+        _ => database.message().contains("no such table"),
+    }
+}
+
+/// Creates both tables if they do not exist. On MySQL this commits implicitly, so it runs before any
+/// revision's transaction.
+pub(crate) async fn ensure(
+    conn: &mut Conn<'_>,
+    table: &str,
+    width: VersionWidth,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    conn.execute(&backend.create_history_table(table, width))
+        .await?;
+    conn.execute(&backend.create_state_table(table)).await?;
+    Ok(())
+}
+
+/// Reads both tables; `None` when refinery's table does not exist yet. A missing side table (a
+/// database only refinery has migrated) reads as empty.
+pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<History>, sqlx::Error> {
+    let backend = conn.backend();
+    let applied_sql = format!(
+        "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
+        bigint(backend, "version")
+    );
+    let applied: Vec<(i64, Option<String>, Option<String>, Option<String>)> = match each_conn!(conn, c => sqlx::query_as(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await)
+    {
+        Ok(rows) => rows,
+        Err(error) if is_undefined_table(&error) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let state_sql = format!(
+        "SELECT {}, state, direction, {}, {}, {}, {}, completed_checksum, error, updated_on FROM {} ORDER BY version",
+        bigint(backend, "version"),
+        bigint(backend, "execution_ms"),
+        bigint(backend, "statement_index"),
+        bigint(backend, "statement_count"),
+        bigint(backend, "statement_line"),
+        state_table(table),
+    );
+    type StateTuple = (
+        i64,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let states: Vec<StateTuple> = match each_conn!(conn, c => sqlx::query_as(AssertSqlSafe(state_sql)).fetch_all(&mut **c).await)
+    {
+        Ok(rows) => rows,
+        Err(error) if is_undefined_table(&error) => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    Ok(Some(History {
+        applied: applied
+            .into_iter()
+            .map(|(version, name, applied_on, checksum)| AppliedRow {
+                version,
+                name,
+                applied_on,
+                checksum,
+            })
+            .collect(),
+        states: states
+            .into_iter()
+            .map(
+                |(
+                    version,
+                    state,
+                    direction,
+                    execution_ms,
+                    statement_index,
+                    statement_count,
+                    statement_line,
+                    completed_checksum,
+                    error,
+                    updated_on,
+                )| {
+                    StateRow {
+                        version,
+                        state: parse_state(&state),
+                        direction,
+                        execution_ms,
+                        statement_index,
+                        statement_count,
+                        statement_line,
+                        completed_checksum,
+                        error,
+                        updated_on,
+                    }
+                },
+            )
+            .collect(),
+    }))
+}
+
+/// Writes refinery's row for an applied revision.
+pub(crate) async fn insert_applied(
+    conn: &mut Conn<'_>,
+    table: &str,
+    width: VersionWidth,
+    row: &AppliedRow,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    let sql = crate::sql::placeholders(
+        &format!("INSERT INTO {table} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)"),
+        backend,
+    );
+    // PostgreSQL types parameters strictly: bind the width the column has.
+    each_conn!(conn, c => {
+        let query = sqlx::query(AssertSqlSafe(sql));
+        let query = match width {
+            VersionWidth::I32 => query.bind(i32::try_from(row.version).unwrap_or(i32::MAX)),
+            VersionWidth::I64 => query.bind(row.version),
+        };
+        query.bind(&row.name).bind(&row.applied_on).bind(&row.checksum).execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+/// Deletes refinery's row (and the side table's) for a reverted revision.
+pub(crate) async fn delete(
+    conn: &mut Conn<'_>,
+    table: &str,
+    width: VersionWidth,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    let applied_sql =
+        crate::sql::placeholders(&format!("DELETE FROM {table} WHERE version = ?"), backend);
+    let state_sql = crate::sql::placeholders(
+        &format!("DELETE FROM {} WHERE version = ?", state_table(table)),
+        backend,
+    );
+    each_conn!(conn, c => {
+        let query = sqlx::query(AssertSqlSafe(applied_sql));
+        let query = match width {
+            VersionWidth::I32 => query.bind(i32::try_from(version).unwrap_or(i32::MAX)),
+            VersionWidth::I64 => query.bind(version),
+        };
+        query.execute(&mut **c).await?;
+        sqlx::query(AssertSqlSafe(state_sql)).bind(version).execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+/// Writes (inserts or replaces) the side table's row for a revision.
+pub(crate) async fn write_state(
+    conn: &mut Conn<'_>,
+    table: &str,
+    row: &StateRow,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    const UPDATED: [&str; 9] = [
+        "state",
+        "direction",
+        "execution_ms",
+        "statement_index",
+        "statement_count",
+        "statement_line",
+        "completed_checksum",
+        "error",
+        "updated_on",
+    ];
+    let assignments: Vec<String> = UPDATED
+        .iter()
+        .map(|column| match backend {
+            Backend::MySql => format!("{column} = VALUES({column})"),
+            Backend::Postgres | Backend::Sqlite => format!("{column} = excluded.{column}"),
+        })
+        .collect();
+    let upsert = match backend {
+        Backend::MySql => "ON DUPLICATE KEY UPDATE",
+        Backend::Postgres | Backend::Sqlite => "ON CONFLICT (version) DO UPDATE SET",
+    };
+    let sql = format!(
+        "INSERT INTO {} (version, {}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {upsert} {}",
+        state_table(table),
+        UPDATED.join(", "),
+        assignments.join(", ")
+    );
+    let sql = crate::sql::placeholders(&sql, backend);
+    let state_text = row.state.unwrap_or(RunState::Failed).as_str();
+    let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
+    each_conn!(conn, c => {
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(row.version)
+            .bind(state_text)
+            .bind(&row.direction)
+            .bind(row.execution_ms)
+            .bind(int(row.statement_index))
+            .bind(int(row.statement_count))
+            .bind(int(row.statement_line))
+            .bind(&row.completed_checksum)
+            .bind(&row.error)
+            .bind(&row.updated_on)
+            .execute(&mut **c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Deletes the side table's row for a revision.
+pub(crate) async fn delete_state(
+    conn: &mut Conn<'_>,
+    table: &str,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = crate::sql::placeholders(
+        &format!("DELETE FROM {} WHERE version = ?", state_table(table)),
+        conn.backend(),
+    );
+    each_conn!(conn, c => sqlx::query(AssertSqlSafe(sql)).bind(version).execute(&mut **c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Replaces the checksum refinery's table records for a revision (`repair`).
+pub(crate) async fn update_checksum(
+    conn: &mut Conn<'_>,
+    table: &str,
+    width: VersionWidth,
+    version: i64,
+    checksum: &str,
+) -> Result<u64, sqlx::Error> {
+    let sql = crate::sql::placeholders(
+        &format!("UPDATE {table} SET checksum = ? WHERE version = ?"),
+        conn.backend(),
+    );
+    let affected = each_conn!(conn, c => {
+        let query = sqlx::query(AssertSqlSafe(sql)).bind(checksum);
+        let query = match width {
+            VersionWidth::I32 => query.bind(i32::try_from(version).unwrap_or(i32::MAX)),
+            VersionWidth::I64 => query.bind(version),
+        };
+        query.execute(&mut **c).await?.rows_affected()
+    });
+    Ok(affected)
+}

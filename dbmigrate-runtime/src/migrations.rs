@@ -1,0 +1,83 @@
+//! A validated revision set ready to apply: the graph, the history table it is recorded in, and the
+//! compiled Rust steps. Built from the copy embedded in a binary or from a directory on disk.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::error::Problems;
+use crate::graph::RevisionGraph;
+use crate::revision::{RevisionSource, VersionWidth, load_directory, parse_sources};
+
+/// Every revision of an application, validated with the same checks as `cargo dbmigrate check`.
+#[derive(Debug, Clone)]
+pub struct Migrations {
+    graph: RevisionGraph,
+    width: VersionWidth,
+    table: String,
+    #[cfg(feature = "__apply")]
+    steps: Vec<crate::data::RustStep>,
+}
+
+impl Migrations {
+    /// A revision set from a built graph.
+    pub fn new(graph: RevisionGraph, width: VersionWidth, table: impl Into<String>) -> Self {
+        Self {
+            graph,
+            width,
+            table: table.into(),
+            #[cfg(feature = "__apply")]
+            steps: Vec::new(),
+        }
+    }
+
+    /// Parses files already in memory (the embedded copy), refusing on any problem.
+    pub fn from_sources<'a>(
+        sources: impl IntoIterator<Item = RevisionSource<'a>>,
+        width: VersionWidth,
+        table: &str,
+    ) -> Result<Self, Problems> {
+        let (revisions, mut problems) = parse_sources(sources, width);
+        let (graph, more) = RevisionGraph::build(revisions);
+        problems.extend(more);
+        Problems::refuse_on_errors(problems)?;
+        Ok(Self::new(graph, width, table))
+    }
+
+    /// Reads a revision directory with the project's settings, refusing on any problem. Rust revisions
+    /// read this way have no compiled steps: applying one needs the binary (or the CLI's runner).
+    pub fn from_directory(dir: &Path, config: &Config) -> Result<Self, Problems> {
+        let (revisions, mut problems) = load_directory(dir, config.version_width);
+        let (graph, more) = RevisionGraph::build(revisions);
+        problems.extend(more);
+        Problems::refuse_on_errors(problems)?;
+        Ok(Self::new(graph, config.version_width, &config.table))
+    }
+
+    /// Registers the compiled `.rs` revisions.
+    #[cfg(feature = "__apply")]
+    pub fn with_rust_steps(mut self, steps: &[crate::data::RustStep]) -> Self {
+        self.steps = steps.to_vec();
+        self
+    }
+
+    /// The compiled step of a Rust revision.
+    #[cfg(feature = "__apply")]
+    pub fn rust_step(&self, version: i64) -> Option<&crate::data::RustStep> {
+        self.steps.iter().find(|s| s.version == version)
+    }
+
+    /// The revision graph.
+    pub fn graph(&self) -> &RevisionGraph {
+        &self.graph
+    }
+
+    /// The version width of the history table.
+    pub fn version_width(&self) -> VersionWidth {
+        self.width
+    }
+
+    /// The history table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

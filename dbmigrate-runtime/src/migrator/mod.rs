@@ -1,0 +1,625 @@
+//! Applying revisions to a live database: upgrade, downgrade, stamp, status, resolve and repair.
+//!
+//! Every run that writes follows the same order: connect (retrying until the connect deadline), take
+//! the migration lock, create the history tables if needed, read and verify the history against the
+//! files (divergent, missing, out of order, unfinished: refused before anything runs), then run each
+//! revision, committing it together with its history row, and release the lock.
+//!
+//! An upgrade with nothing to do skips the lock: it reads the history once and, when every revision
+//! up to the target is applied and matches its file, returns. Rows are only ever written together with
+//! the revision they record, so that read cannot see a half-applied revision.
+
+mod error;
+mod report;
+mod run;
+mod status;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use error::{
+    Committed, Error, FailedStatement, FailureCause, HistoryMismatch, RevisionFailure,
+    describe_unfinished,
+};
+pub use report::{Direction, Report, RunKind, StepReport, format_duration};
+pub use status::{AppliedInfo, PendingInfo, Status};
+
+use crate::backend::lock::{self, LockError};
+use crate::backend::session::{Pool, Session};
+use crate::data::{Progress, ProgressFn};
+use crate::graph::Target;
+use crate::history::{self, History, Verification};
+use crate::migrations::Migrations;
+use crate::revision::{Revision, RevisionKind};
+
+/// What to do about a revision that was started and not finished (see [`Migrator::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// Its effects are complete (finished by hand): record it as applied.
+    Applied,
+    /// Its effects are undone (by hand): record it as not applied, so the next upgrade runs it again.
+    Reverted,
+    /// Run the rest of it: the statement that failed or was cut short, and those after it, from the
+    /// file as it is now (after checking that the statements that completed are unchanged).
+    Resume,
+}
+
+/// Applies a revision set with options; made by `Embedded::migrator` or [`Migrator::new`].
+///
+/// ```ignore
+/// let report = MIGRATIONS
+///     .migrator()?
+///     .lock_timeout(std::time::Duration::from_secs(30))
+///     .upgrade(&pool)
+///     .await?;
+/// ```
+#[derive(Clone)]
+pub struct Migrator<'m> {
+    migrations: &'m Migrations,
+    target: Target,
+    table: String,
+    lock_timeout: Duration,
+    connect_timeout: Duration,
+    abort_divergent: bool,
+    abort_missing: bool,
+    allow_out_of_order: bool,
+    dry_run: bool,
+    progress: Option<Arc<ProgressFn>>,
+}
+
+impl<'m> Migrator<'m> {
+    /// A migrator with the defaults: target `head`, the configured history table, a 10-minute lock
+    /// timeout, a 30-second connect deadline, refusing on divergent, missing and out-of-order revisions.
+    pub fn new(migrations: &'m Migrations) -> Self {
+        Self {
+            migrations,
+            target: Target::Head,
+            table: migrations.table().to_string(),
+            lock_timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(30),
+            abort_divergent: true,
+            abort_missing: true,
+            allow_out_of_order: false,
+            dry_run: false,
+            progress: None,
+        }
+    }
+
+    /// Where [`Migrator::upgrade`] goes (default `head`).
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// The history table (default: the configured one, `refinery_schema_history` unless set).
+    pub fn table(mut self, table: &str) -> Self {
+        self.table = table.to_string();
+        self
+    }
+
+    /// How long to wait for another runner's lock before failing (default 10 minutes).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// How long to keep retrying (with backoff) when the database refuses connections at startup
+    /// (default 30 seconds).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Refuse to run when an applied revision's file changed (default on, as in refinery).
+    pub fn abort_divergent(mut self, abort: bool) -> Self {
+        self.abort_divergent = abort;
+        self
+    }
+
+    /// Refuse to run when an applied revision has no file, or an unapplied `V` revision is older than
+    /// the newest applied one (default on, as in refinery).
+    pub fn abort_missing(mut self, abort: bool) -> Self {
+        self.abort_missing = abort;
+        self
+    }
+
+    /// Apply unapplied revisions older than the newest applied one instead of refusing (default off).
+    pub fn allow_out_of_order(mut self, allow: bool) -> Self {
+        self.allow_out_of_order = allow;
+        self
+    }
+
+    /// Report what would run without running anything or taking the lock.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Called as long data steps make progress (also logged with `tracing`).
+    pub fn on_progress(mut self, callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// The revision set.
+    pub fn migrations(&self) -> &'m Migrations {
+        self.migrations
+    }
+
+    /// Applies the revisions up to the target, each in its own transaction with its history row.
+    pub async fn upgrade(&self, pool: &impl Pool) -> Result<Report, Error> {
+        let started = Instant::now();
+        let mut session = self.connect(pool).await?;
+        // Without the lock: done already, or (dry run) only looking.
+        if let Some(history) = self.read(&mut session).await? {
+            let verification = self.verify(&history);
+            let applied = history.applied_versions();
+            let plan = self
+                .migrations
+                .graph()
+                .upgrade_plan(&self.target, &applied)?;
+            if plan.is_empty() && self.refusal(&verification).is_none() {
+                return Ok(self.report(
+                    Direction::Upgrade,
+                    RunKind::Applied,
+                    Vec::new(),
+                    started,
+                    &applied,
+                ));
+            }
+            if self.dry_run {
+                if let Some(mismatch) = self.refusal(&verification) {
+                    return Err(mismatch);
+                }
+                return Ok(self.planned(Direction::Upgrade, &plan, started, &applied));
+            }
+        } else if self.dry_run {
+            let plan = self
+                .migrations
+                .graph()
+                .upgrade_plan(&self.target, &BTreeSet::new())?;
+            return Ok(self.planned(Direction::Upgrade, &plan, started, &BTreeSet::new()));
+        }
+        self.locked(&mut session, |this, session| {
+            Box::pin(this.upgrade_locked(session, started))
+        })
+        .await
+    }
+
+    async fn upgrade_locked(
+        &self,
+        session: &mut Session,
+        started: Instant,
+    ) -> Result<Report, Error> {
+        let history = self.prepare(session).await?;
+        let mut applied = history.applied_versions();
+        let plan = self
+            .migrations
+            .graph()
+            .upgrade_plan(&self.target, &applied)?;
+        self.check_steps(&plan, Direction::Upgrade)?;
+        let mut steps = Vec::with_capacity(plan.len());
+        for revision in plan {
+            match run::revision(session, self, revision, Direction::Upgrade).await {
+                Ok(step) => {
+                    applied.insert(revision.version);
+                    steps.push(step);
+                }
+                Err(mut failure) => {
+                    failure.completed = steps;
+                    return Err(Error::Revision(failure));
+                }
+            }
+        }
+        Ok(self.report(
+            Direction::Upgrade,
+            RunKind::Applied,
+            steps,
+            started,
+            &applied,
+        ))
+    }
+
+    /// Reverts applied revisions, newest first (and everything that depends on them), until the
+    /// database is at `target`: `base`, a version, `-N` or `V-N`.
+    pub async fn downgrade(&self, pool: &impl Pool, target: Target) -> Result<Report, Error> {
+        let started = Instant::now();
+        let mut session = self.connect(pool).await?;
+        if self.dry_run {
+            let history = self.read(&mut session).await?.unwrap_or_default();
+            let applied = history.applied_versions();
+            let plan = self.migrations.graph().downgrade_plan(&target, &applied)?;
+            self.check_steps(&plan, Direction::Downgrade)?;
+            return Ok(self.planned(Direction::Downgrade, &plan, started, &applied));
+        }
+        self.locked(&mut session, |this, session| {
+            Box::pin(async move {
+                let history = this.prepare(session).await?;
+                let mut applied = history.applied_versions();
+                let plan = this.migrations.graph().downgrade_plan(&target, &applied)?;
+                this.check_steps(&plan, Direction::Downgrade)?;
+                let mut steps = Vec::with_capacity(plan.len());
+                for revision in plan {
+                    match run::revision(session, this, revision, Direction::Downgrade).await {
+                        Ok(step) => {
+                            applied.remove(&revision.version);
+                            steps.push(step);
+                        }
+                        Err(mut failure) => {
+                            failure.completed = steps;
+                            return Err(Error::Revision(failure));
+                        }
+                    }
+                }
+                Ok(this.report(
+                    Direction::Downgrade,
+                    RunKind::Applied,
+                    steps,
+                    started,
+                    &applied,
+                ))
+            })
+        })
+        .await
+    }
+
+    /// Records the database as being at `target` without running anything: history rows are written
+    /// for the revisions up to it and removed for those beyond it. Adopts an existing database.
+    pub async fn stamp(&self, pool: &impl Pool, target: Target) -> Result<Report, Error> {
+        let started = Instant::now();
+        let mut session = self.connect(pool).await?;
+        self.locked(&mut session, |this, session| {
+            Box::pin(async move {
+                let width = this.migrations.version_width();
+                let history = this.prepare_unverified(session).await?;
+                let graph = this.migrations.graph();
+                let mut applied = history.applied_versions();
+                let (add, remove): (Vec<&Revision>, Vec<&Revision>) = match target {
+                    Target::Relative(steps) if steps < 0 => {
+                        (Vec::new(), graph.downgrade_plan(&target, &applied)?)
+                    }
+                    Target::FromVersion { steps, .. } if steps < 0 => {
+                        (Vec::new(), graph.downgrade_plan(&target, &applied)?)
+                    }
+                    Target::Relative(_) => (graph.upgrade_plan(&target, &applied)?, Vec::new()),
+                    _ => {
+                        let wanted: BTreeSet<i64> = graph
+                            .upgrade_plan(&target, &BTreeSet::new())?
+                            .iter()
+                            .map(|r| r.version)
+                            .collect();
+                        let add = graph.upgrade_plan(&target, &applied)?;
+                        let mut remove: Vec<&Revision> = graph
+                            .topological_order()
+                            .into_iter()
+                            .filter(|r| {
+                                applied.contains(&r.version) && !wanted.contains(&r.version)
+                            })
+                            .collect();
+                        remove.reverse();
+                        (add, remove)
+                    }
+                };
+                let mut tx = session
+                    .conn()
+                    .begin()
+                    .await
+                    .map_err(Error::database("starting the stamp transaction"))?;
+                for revision in &remove {
+                    history::table::delete(&mut tx.conn(), &this.table, width, revision.version)
+                        .await
+                        .map_err(Error::database(format!(
+                            "removing the history row of revision {}",
+                            revision.version
+                        )))?;
+                    applied.remove(&revision.version);
+                }
+                for revision in &add {
+                    let row = run::applied_row(revision, width);
+                    history::table::insert_applied(&mut tx.conn(), &this.table, width, &row)
+                        .await
+                        .map_err(Error::database(format!(
+                            "writing the history row of revision {}",
+                            revision.version
+                        )))?;
+                    applied.insert(revision.version);
+                }
+                tx.commit()
+                    .await
+                    .map_err(Error::database("committing the stamp"))?;
+                let (direction, changed) = if add.is_empty() && !remove.is_empty() {
+                    (Direction::Downgrade, &remove)
+                } else {
+                    (Direction::Upgrade, &add)
+                };
+                let mut report = this.report(
+                    direction,
+                    RunKind::Stamped,
+                    changed
+                        .iter()
+                        .map(|r| run::step_report(r, Duration::ZERO))
+                        .collect(),
+                    started,
+                    &applied,
+                );
+                if direction == Direction::Upgrade {
+                    report.removed = remove
+                        .iter()
+                        .map(|r| run::step_report(r, Duration::ZERO))
+                        .collect();
+                }
+                Ok(report)
+            })
+        })
+        .await
+    }
+
+    /// What the database has applied, what is pending, and anything wrong, without changing anything
+    /// or taking the lock.
+    pub async fn status(&self, pool: &impl Pool) -> Result<Status, Error> {
+        let mut session = self.connect(pool).await?;
+        let backend = session.backend();
+        let history = self.read(&mut session).await?;
+        Ok(Status::new(self.migrations, backend, &self.table, history))
+    }
+
+    /// Settles a revision that was started and not finished (recorded in the side table as running or
+    /// failed): see [`Resolution`].
+    pub async fn resolve(
+        &self,
+        pool: &impl Pool,
+        version: i64,
+        resolution: Resolution,
+    ) -> Result<Report, Error> {
+        let started = Instant::now();
+        let mut session = self.connect(pool).await?;
+        self.locked(&mut session, |this, session| {
+            Box::pin(run::resolve(session, this, version, resolution, started))
+        })
+        .await
+    }
+
+    /// Records the current checksum of every applied revision whose file differs from what was
+    /// applied only in its line endings (CRLF against LF). Nothing else is touched; returns the
+    /// versions repaired.
+    pub async fn repair(&self, pool: &impl Pool) -> Result<Vec<i64>, Error> {
+        let mut session = self.connect(pool).await?;
+        self.locked(&mut session, |this, session| {
+            Box::pin(async move {
+                let history = this.prepare_unverified(session).await?;
+                let verification = this.verify(&history);
+                let width = this.migrations.version_width();
+                let mut repaired = Vec::new();
+                let mut tx = session
+                    .conn()
+                    .begin()
+                    .await
+                    .map_err(Error::database("starting the repair transaction"))?;
+                for divergence in verification
+                    .divergent
+                    .iter()
+                    .filter(|d| d.line_endings_only)
+                {
+                    history::table::update_checksum(
+                        &mut tx.conn(),
+                        &this.table,
+                        width,
+                        divergence.version,
+                        &divergence.file_checksum,
+                    )
+                    .await
+                    .map_err(Error::database(format!(
+                        "updating the checksum of revision {}",
+                        divergence.version
+                    )))?;
+                    repaired.push(divergence.version);
+                }
+                tx.commit()
+                    .await
+                    .map_err(Error::database("committing the repair"))?;
+                Ok(repaired)
+            })
+        })
+        .await
+    }
+
+    /// Connects, retrying with backoff while the server refuses connections, up to the deadline.
+    async fn connect(&self, pool: &impl Pool) -> Result<Session, Error> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match pool.acquire_session().await {
+                Ok(session) => return Ok(session),
+                Err(error)
+                    if is_transient(&error)
+                        && started.elapsed() + backoff < self.connect_timeout =>
+                {
+                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "database not reachable yet");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(source) => {
+                    return Err(Error::Connect {
+                        waited: started.elapsed(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs `work` with the migration lock held, and always releases it (or closes the connection,
+    /// which frees it, when the release itself fails or the future is dropped).
+    async fn locked<'s, T>(
+        &'s self,
+        session: &'s mut Session,
+        work: impl for<'a> FnOnce(
+            &'a Self,
+            &'a mut Session,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<T, Error>> + Send + 'a>,
+        >,
+    ) -> Result<T, Error> {
+        let waiting = Instant::now();
+        lock::acquire(session, &self.table, self.lock_timeout)
+            .await
+            .map_err(|error| match error {
+                LockError::Timeout { holder } => Error::LockTimeout {
+                    table: self.table.clone(),
+                    waited: waiting.elapsed(),
+                    holder,
+                },
+                LockError::Database(source) => Error::Database {
+                    action: "taking the migration lock".into(),
+                    source,
+                },
+                LockError::File { .. } => Error::LockFile(error.to_string()),
+            })?;
+        let result = work(self, &mut *session).await;
+        let released = lock::release(session).await;
+        match (result, released) {
+            (Err(error), _) => Err(error),
+            (Ok(_), Err(source)) => Err(Error::Database {
+                action: "releasing the migration lock".into(),
+                source,
+            }),
+            (Ok(value), Ok(())) => Ok(value),
+        }
+    }
+
+    async fn read(&self, session: &mut Session) -> Result<Option<History>, Error> {
+        history::table::read(&mut session.conn(), &self.table)
+            .await
+            .map_err(Error::database(format!("reading `{}`", self.table)))
+    }
+
+    /// Creates the tables if needed and reads them, without judging what they say.
+    async fn prepare_unverified(&self, session: &mut Session) -> Result<History, Error> {
+        let mut conn = session.conn();
+        history::table::ensure(&mut conn, &self.table, self.migrations.version_width())
+            .await
+            .map_err(Error::database(format!("creating `{}`", self.table)))?;
+        Ok(self.read(session).await?.unwrap_or_default())
+    }
+
+    /// Creates the tables if needed, reads them, and refuses on any mismatch with the files.
+    async fn prepare(&self, session: &mut Session) -> Result<History, Error> {
+        let history = self.prepare_unverified(session).await?;
+        match self.refusal(&self.verify(&history)) {
+            Some(error) => Err(error),
+            None => Ok(history),
+        }
+    }
+
+    fn verify(&self, history: &History) -> Verification {
+        Verification::of(
+            self.migrations.graph(),
+            self.migrations.version_width(),
+            history,
+        )
+    }
+
+    /// The error to refuse with, if the comparison found anything the options do not allow.
+    fn refusal(&self, verification: &Verification) -> Option<Error> {
+        let refuse_out_of_order = self.abort_missing && !self.allow_out_of_order;
+        let refused = !verification.bad_rows.is_empty()
+            || !verification.unfinished.is_empty()
+            || (self.abort_divergent && !verification.divergent.is_empty())
+            || (self.abort_missing && !verification.missing_files.is_empty())
+            || (refuse_out_of_order && !verification.out_of_order.is_empty());
+        refused.then(|| {
+            Error::History(Box::new(HistoryMismatch {
+                table: self.table.clone(),
+                verification: verification.clone(),
+                refuse_divergent: self.abort_divergent,
+                refuse_missing: self.abort_missing,
+                refuse_out_of_order,
+            }))
+        })
+    }
+
+    /// Checks, before anything runs, that every revision of the plan can run in this direction.
+    fn check_steps(&self, plan: &[&Revision], direction: Direction) -> Result<(), Error> {
+        for revision in plan {
+            let missing_downgrade = match revision.kind {
+                RevisionKind::Sql => {
+                    direction == Direction::Downgrade && revision.downgrade.is_none()
+                }
+                RevisionKind::Rust => {
+                    let Some(step) = self.migrations.rust_step(revision.version) else {
+                        return Err(Error::MissingRustStep {
+                            version: revision.version,
+                            path: revision.path.clone(),
+                        });
+                    };
+                    direction == Direction::Downgrade && step.downgrade.is_none()
+                }
+            };
+            if missing_downgrade {
+                return Err(Error::NotDowngradable {
+                    version: revision.version,
+                    path: revision.path.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn planned(
+        &self,
+        direction: Direction,
+        plan: &[&Revision],
+        started: Instant,
+        applied: &BTreeSet<i64>,
+    ) -> Report {
+        let steps = plan
+            .iter()
+            .map(|r| run::step_report(r, Duration::ZERO))
+            .collect();
+        self.report(direction, RunKind::DryRun, steps, started, applied)
+    }
+
+    fn report(
+        &self,
+        direction: Direction,
+        kind: RunKind,
+        steps: Vec<StepReport>,
+        started: Instant,
+        applied: &BTreeSet<i64>,
+    ) -> Report {
+        Report {
+            direction,
+            kind,
+            steps,
+            removed: Vec::new(),
+            elapsed: started.elapsed(),
+            current: status::current_heads(self.migrations.graph(), applied),
+        }
+    }
+
+    pub(crate) fn progress(&self) -> Option<&ProgressFn> {
+        self.progress.as_deref()
+    }
+
+    pub(crate) fn history_table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// Whether connecting may succeed if tried again: the server is down, starting or overloaded.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(e) => {
+            matches!(
+                e.code().as_deref(),
+                // PostgreSQL: cannot connect now (starting up), too many connections; MySQL: too many connections.
+                Some("57P03" | "53300" | "08004" | "08S01")
+            ) && !e.message().contains("Access denied")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,453 @@
+//! Running one revision: in a transaction with its history row where the database allows, statement
+//! by statement with its progress recorded in the side table where it does not.
+
+use std::time::{Duration, Instant};
+
+use super::error::{Committed, Error, FailedStatement, FailureCause, RevisionFailure};
+use super::report::{Direction, Report, RunKind, StepReport};
+use super::{Migrator, Resolution};
+use crate::backend::Backend;
+use crate::backend::session::{Conn, Session};
+use crate::checksum::statements_checksum;
+use crate::data::{Context, StepFn};
+use crate::history::{self, AppliedRow, RunState, StateRow, now_rfc3339};
+use crate::revision::{Revision, RevisionKind, VersionWidth};
+use crate::sql::{self, Statement};
+
+/// What a revision runs in one direction.
+enum Work<'r> {
+    /// SQL statements, with their lines in the file.
+    Sql(Vec<Statement>),
+    /// A compiled data step.
+    Rust(StepFn, &'r Revision),
+}
+
+pub(super) fn step_report(revision: &Revision, duration: Duration) -> StepReport {
+    StepReport {
+        version: revision.version,
+        name: revision.name.clone(),
+        kind: revision.kind,
+        duration,
+    }
+}
+
+/// refinery's row for a revision applied now.
+pub(super) fn applied_row(revision: &Revision, width: VersionWidth) -> AppliedRow {
+    AppliedRow {
+        version: revision.version,
+        name: Some(revision.name.clone()),
+        applied_on: Some(now_rfc3339()),
+        checksum: Some(revision.checksum(width).to_string()),
+    }
+}
+
+/// The statements of a SQL revision's section for `direction`, with lines counted in the file.
+fn statements(revision: &Revision, direction: Direction, backend: Backend) -> Vec<Statement> {
+    let section = match direction {
+        Direction::Upgrade => Some(&revision.upgrade),
+        Direction::Downgrade => revision.downgrade.as_ref(),
+    };
+    section
+        .map(|section| {
+            sql::split(&section.text, backend)
+                .into_iter()
+                .map(|s| Statement {
+                    line: s.line + section.first_line.saturating_sub(1),
+                    ..s
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn work<'r>(
+    migrator: &Migrator<'_>,
+    revision: &'r Revision,
+    direction: Direction,
+    backend: Backend,
+) -> Work<'r> {
+    match revision.kind {
+        RevisionKind::Sql => Work::Sql(statements(revision, direction, backend)),
+        RevisionKind::Rust => {
+            // check_steps ran before anything was applied, so the step and its downgrade exist.
+            let step = migrator.migrations.rust_step(revision.version).copied();
+            let function = step.and_then(|s| match direction {
+                Direction::Upgrade => Some(s.upgrade),
+                Direction::Downgrade => s.downgrade,
+            });
+            match function {
+                Some(function) => Work::Rust(function, revision),
+                None => Work::Sql(Vec::new()),
+            }
+        }
+    }
+}
+
+/// Runs one revision in `direction` and records it.
+pub(super) async fn revision(
+    session: &mut Session,
+    migrator: &Migrator<'_>,
+    revision: &Revision,
+    direction: Direction,
+) -> Result<StepReport, Box<RevisionFailure>> {
+    let backend = session.backend();
+    let work = work(migrator, revision, direction, backend);
+    // MySQL commits DDL implicitly, so a revision holding any cannot be one transaction there.
+    let implicit_commits = backend == Backend::MySql
+        && matches!(&work, Work::Sql(statements) if statements.iter().any(Statement::commits_implicitly_on_mysql));
+    let mut runner = Runner {
+        migrator,
+        revision,
+        direction,
+        started: Instant::now(),
+    };
+    if revision.transactional() && !implicit_commits {
+        runner.in_transaction(session, work).await
+    } else {
+        runner.one_by_one(session, work, 0).await
+    }
+}
+
+struct Runner<'a, 'm> {
+    migrator: &'a Migrator<'m>,
+    revision: &'a Revision,
+    direction: Direction,
+    started: Instant,
+}
+
+impl Runner<'_, '_> {
+    fn failure(
+        &self,
+        statement: Option<FailedStatement>,
+        cause: FailureCause,
+        committed: Committed,
+    ) -> Box<RevisionFailure> {
+        Box::new(RevisionFailure {
+            direction: self.direction,
+            version: self.revision.version,
+            path: self.revision.path.clone(),
+            statement,
+            cause,
+            committed,
+            completed: Vec::new(),
+            table: self.migrator.history_table().to_string(),
+        })
+    }
+
+    fn database(&self, error: sqlx::Error) -> Box<RevisionFailure> {
+        self.failure(None, FailureCause::Database(error), Committed::Nothing)
+    }
+
+    fn failed_statement(statements: &[Statement], index: usize) -> FailedStatement {
+        FailedStatement {
+            index: index + 1,
+            count: statements.len(),
+            line: statements[index].line,
+            text: statements[index].text.clone(),
+        }
+    }
+
+    /// Writes the history for a finished revision: the row and the side table's execution time on
+    /// upgrade, their removal on downgrade.
+    async fn record(&self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        let table = self.migrator.history_table();
+        let width = self.migrator.migrations.version_width();
+        match self.direction {
+            Direction::Upgrade => {
+                history::table::insert_applied(
+                    conn,
+                    table,
+                    width,
+                    &applied_row(self.revision, width),
+                )
+                .await?;
+                let state = StateRow {
+                    version: self.revision.version,
+                    state: Some(RunState::Applied),
+                    direction: Some(self.direction.as_str().to_string()),
+                    execution_ms: Some(
+                        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+                    ),
+                    statement_index: None,
+                    statement_count: None,
+                    statement_line: None,
+                    completed_checksum: None,
+                    error: None,
+                    updated_on: now_rfc3339(),
+                };
+                history::table::write_state(conn, table, &state).await
+            }
+            Direction::Downgrade => {
+                history::table::delete(conn, table, width, self.revision.version).await
+            }
+        }
+    }
+
+    /// The revision and its history row in one transaction: all of it commits, or none.
+    async fn in_transaction(
+        &mut self,
+        session: &mut Session,
+        work: Work<'_>,
+    ) -> Result<StepReport, Box<RevisionFailure>> {
+        let mut tx = session.conn().begin().await.map_err(|e| self.database(e))?;
+        let outcome = match &work {
+            Work::Sql(statements) => {
+                let mut outcome = Ok(());
+                for (index, statement) in statements.iter().enumerate() {
+                    if let Err(error) = tx.conn().execute(&statement.text).await {
+                        outcome = Err(self.failure(
+                            Some(Self::failed_statement(statements, index)),
+                            FailureCause::Database(error),
+                            Committed::Nothing,
+                        ));
+                        break;
+                    }
+                }
+                outcome
+            }
+            Work::Rust(step, revision) => {
+                let mut cx = Context::new(
+                    tx.conn(),
+                    revision.version,
+                    &revision.path,
+                    true,
+                    self.migrator.progress(),
+                );
+                step(&mut cx).await.map_err(|error| {
+                    self.failure(None, FailureCause::Step(error), Committed::Nothing)
+                })
+            }
+        };
+        if let Err(failure) = outcome {
+            // Wait for the rollback, so the lock is released only once nothing of it remains.
+            let _ = tx.rollback().await;
+            return Err(failure);
+        }
+        if let Err(error) = self.record(&mut tx.conn()).await {
+            let _ = tx.rollback().await;
+            return Err(self.database(error));
+        }
+        tx.commit().await.map_err(|e| self.database(e))?;
+        Ok(step_report(self.revision, self.started.elapsed()))
+    }
+
+    fn state(
+        &self,
+        state: RunState,
+        index: Option<usize>,
+        statements: &[Statement],
+        error: Option<String>,
+    ) -> StateRow {
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        StateRow {
+            version: self.revision.version,
+            state: Some(state),
+            direction: Some(self.direction.as_str().to_string()),
+            execution_ms: None,
+            statement_index: index.map(|i| as_i64(i + 1)),
+            statement_count: (!statements.is_empty()).then(|| as_i64(statements.len())),
+            statement_line: index
+                .and_then(|i| statements.get(i))
+                .map(|s| i64::from(s.line)),
+            completed_checksum: index
+                .map(|i| statements_checksum(statements[..i].iter().map(|s| s.text.as_str()))),
+            error,
+            updated_on: now_rfc3339(),
+        }
+    }
+
+    /// Statement by statement outside a transaction, for `Transaction: none` revisions and MySQL DDL.
+    /// Before each statement the side table says which one is running, so a revision cut short or
+    /// failed part-way is recorded exactly; the history row is written once all have run.
+    async fn one_by_one(
+        &mut self,
+        session: &mut Session,
+        work: Work<'_>,
+        start_at: usize,
+    ) -> Result<StepReport, Box<RevisionFailure>> {
+        let table = self.migrator.history_table().to_string();
+        let mut conn = session.conn();
+        match &work {
+            Work::Sql(statements) => {
+                for index in start_at..statements.len() {
+                    let running = self.state(RunState::Running, Some(index), statements, None);
+                    history::table::write_state(&mut conn, &table, &running)
+                        .await
+                        .map_err(|e| self.database(e))?;
+                    if let Err(error) = conn.execute(&statements[index].text).await {
+                        let statement = Some(Self::failed_statement(statements, index));
+                        if index == 0 {
+                            // Nothing committed: leave no trace, so fixing the file and rerunning is enough.
+                            let _ = history::table::delete_state(
+                                &mut conn,
+                                &table,
+                                self.revision.version,
+                            )
+                            .await;
+                        } else {
+                            let failed = self.state(
+                                RunState::Failed,
+                                Some(index),
+                                statements,
+                                Some(error.to_string()),
+                            );
+                            let _ = history::table::write_state(&mut conn, &table, &failed).await;
+                        }
+                        let committed = if index == 0 {
+                            Committed::Nothing
+                        } else {
+                            Committed::Statements(index)
+                        };
+                        return Err(self.failure(
+                            statement,
+                            FailureCause::Database(error),
+                            committed,
+                        ));
+                    }
+                }
+            }
+            Work::Rust(step, revision) => {
+                let running = self.state(RunState::Running, None, &[], None);
+                history::table::write_state(&mut conn, &table, &running)
+                    .await
+                    .map_err(|e| self.database(e))?;
+                let mut cx = Context::new(
+                    conn.reborrow(),
+                    revision.version,
+                    &revision.path,
+                    false,
+                    self.migrator.progress(),
+                );
+                if let Err(error) = step(&mut cx).await {
+                    drop(cx);
+                    let failed = self.state(RunState::Failed, None, &[], Some(error.to_string()));
+                    let _ = history::table::write_state(&mut conn, &table, &failed).await;
+                    // Whatever the step committed stays; the side table says so.
+                    return Err(self.failure(None, FailureCause::Step(error), Committed::Unknown));
+                }
+            }
+        }
+        let mut tx = conn
+            .reborrow()
+            .begin()
+            .await
+            .map_err(|e| self.database(e))?;
+        if let Err(error) = self.record(&mut tx.conn()).await {
+            let _ = tx.rollback().await;
+            return Err(self.database(error));
+        }
+        tx.commit().await.map_err(|e| self.database(e))?;
+        Ok(step_report(self.revision, self.started.elapsed()))
+    }
+}
+
+/// `resolve`: settles a revision the side table lists as running or failed.
+pub(super) async fn resolve(
+    session: &mut Session,
+    migrator: &Migrator<'_>,
+    version: i64,
+    resolution: Resolution,
+    started: Instant,
+) -> Result<Report, Error> {
+    let table = migrator.history_table().to_string();
+    let width = migrator.migrations.version_width();
+    let history = migrator.prepare_unverified(session).await?;
+    let Some(state) = history
+        .state(version)
+        .filter(|s| s.is_unfinished())
+        .cloned()
+    else {
+        return Err(Error::Resolve(format!(
+            "revision {version} has nothing to resolve: `{}` lists no unfinished run of it (see `cargo dbmigrate status`)",
+            crate::backend::state_table(&table)
+        )));
+    };
+    let revision = migrator.migrations.graph().get(version);
+    let direction = if state.direction.as_deref() == Some("downgrade") {
+        Direction::Downgrade
+    } else {
+        Direction::Upgrade
+    };
+    let mut applied = history.applied_versions();
+    let mut steps = Vec::new();
+    match resolution {
+        Resolution::Applied | Resolution::Reverted => {
+            let mut tx = session
+                .conn()
+                .begin()
+                .await
+                .map_err(Error::database("starting the resolve transaction"))?;
+            let mut conn = tx.conn();
+            history::table::delete(&mut conn, &table, width, version)
+                .await
+                .map_err(Error::database(format!(
+                    "clearing the records of revision {version}"
+                )))?;
+            applied.remove(&version);
+            if resolution == Resolution::Applied {
+                let Some(revision) = revision else {
+                    return Err(Error::Resolve(format!(
+                        "revision {version} has no file, so it cannot be recorded as applied"
+                    )));
+                };
+                history::table::insert_applied(
+                    &mut conn,
+                    &table,
+                    width,
+                    &applied_row(revision, width),
+                )
+                .await
+                .map_err(Error::database(format!("recording revision {version}")))?;
+                applied.insert(version);
+                steps.push(step_report(revision, Duration::ZERO));
+            }
+            drop(conn);
+            tx.commit()
+                .await
+                .map_err(Error::database("committing the resolve"))?;
+        }
+        Resolution::Resume => {
+            let Some(revision) = revision else {
+                return Err(Error::Resolve(format!(
+                    "revision {version} has no file to resume from"
+                )));
+            };
+            if revision.kind == RevisionKind::Rust || state.statement_index.is_none() {
+                return Err(Error::Resolve(format!(
+                    "revision {version} cannot be resumed: only SQL revisions run statement by statement record where they stopped; \
+                     use --applied or --reverted"
+                )));
+            }
+            let backend = session.backend();
+            let statements = statements(revision, direction, backend);
+            let resume_at = usize::try_from(state.statement_index.unwrap_or(1) - 1).unwrap_or(0);
+            let completed =
+                statements_checksum(statements.iter().take(resume_at).map(|s| s.text.as_str()));
+            if resume_at > statements.len()
+                || state.completed_checksum.as_deref() != Some(completed.as_str())
+            {
+                return Err(Error::Resolve(format!(
+                    "revision {version} cannot be resumed: statements 1 to {resume_at}, which completed, are not the same in {} any more; \
+                     edit only the statement that failed and those after it",
+                    revision.path.display()
+                )));
+            }
+            let mut runner = Runner {
+                migrator,
+                revision,
+                direction,
+                started: Instant::now(),
+            };
+            let step = runner
+                .one_by_one(session, Work::Sql(statements), resume_at)
+                .await
+                .map_err(Error::Revision)?;
+            match direction {
+                Direction::Upgrade => applied.insert(version),
+                Direction::Downgrade => applied.remove(&version),
+            };
+            steps.push(step);
+        }
+    }
+    Ok(migrator.report(direction, RunKind::Applied, steps, started, &applied))
+}
