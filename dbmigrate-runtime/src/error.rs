@@ -202,6 +202,13 @@ impl RevisionError {
         matches!(self, Self::EmptyRevision { .. })
     }
 
+    /// Whether the problem makes the revisions impossible to apply. A fork (several heads) does not:
+    /// `check` and the build refuse it, but a loaded set can still go to `heads` or to a version,
+    /// and the `head` target reports the fork with the same advice.
+    pub fn blocks_applying(&self) -> bool {
+        !self.is_warning() && !matches!(self, Self::MultipleHeads { .. })
+    }
+
     /// A short, stable identifier for machine-readable output (`check --format json`).
     pub fn code(&self) -> &'static str {
         match self {
@@ -278,6 +285,15 @@ pub struct Problems {
 }
 
 impl Problems {
+    /// `Err` with every problem when any of them makes the revisions impossible to apply.
+    pub fn refuse_if_unusable(problems: Vec<RevisionError>) -> Result<(), Problems> {
+        if problems.iter().any(RevisionError::blocks_applying) {
+            Err(Problems { problems })
+        } else {
+            Ok(())
+        }
+    }
+
     /// `Err` with every problem when any of them is an error; warnings alone pass.
     pub fn refuse_on_errors(problems: Vec<RevisionError>) -> Result<(), Problems> {
         if problems.iter().all(RevisionError::is_warning) {

@@ -34,6 +34,8 @@ pub mod sql;
 
 pub use backend::Backend;
 #[cfg(feature = "__apply")]
+pub use backend::pool::BackendPool;
+#[cfg(feature = "__apply")]
 pub use backend::session::Pool;
 pub use config::Config;
 #[cfg(feature = "__apply")]

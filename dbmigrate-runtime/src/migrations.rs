@@ -30,7 +30,8 @@ impl Migrations {
         }
     }
 
-    /// Parses files already in memory (the embedded copy), refusing on any problem.
+    /// Parses files already in memory (the embedded copy), refusing on any problem that makes them
+    /// impossible to apply (see [`crate::RevisionError::blocks_applying`]).
     pub fn from_sources<'a>(
         sources: impl IntoIterator<Item = RevisionSource<'a>>,
         width: VersionWidth,
@@ -39,17 +40,17 @@ impl Migrations {
         let (revisions, mut problems) = parse_sources(sources, width);
         let (graph, more) = RevisionGraph::build(revisions);
         problems.extend(more);
-        Problems::refuse_on_errors(problems)?;
+        Problems::refuse_if_unusable(problems)?;
         Ok(Self::new(graph, width, table))
     }
 
-    /// Reads a revision directory with the project's settings, refusing on any problem. Rust revisions
+    /// Reads a revision directory with the project's settings, refusing as [`Migrations::from_sources`] does. Rust revisions
     /// read this way have no compiled steps: applying one needs the binary (or the CLI's runner).
     pub fn from_directory(dir: &Path, config: &Config) -> Result<Self, Problems> {
         let (revisions, mut problems) = load_directory(dir, config.version_width);
         let (graph, more) = RevisionGraph::build(revisions);
         problems.extend(more);
-        Problems::refuse_on_errors(problems)?;
+        Problems::refuse_if_unusable(problems)?;
         Ok(Self::new(graph, config.version_width, &config.table))
     }
 

@@ -7,10 +7,12 @@
 pub(crate) mod lock;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "__apply")]
+pub mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "__apply")]
-pub(crate) mod session;
+pub mod session;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

@@ -28,7 +28,7 @@ macro_rules! each_conn {
 }
 pub(crate) use each_conn;
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 

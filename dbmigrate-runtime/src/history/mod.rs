@@ -162,6 +162,9 @@ pub struct Verification {
     pub out_of_order: Vec<i64>,
     /// Revisions started and not finished, from the side table.
     pub unfinished: Vec<StateRow>,
+    /// Versions the side table records as applied by dbmigrate whose row in refinery's table is gone
+    /// (deleted by hand): running them again would apply them twice.
+    pub rows_deleted: Vec<i64>,
     /// Rows refinery could not read.
     pub bad_rows: Vec<BadRow>,
 }

@@ -181,6 +181,15 @@ impl fmt::Display for HistoryMismatch {
         for state in &v.unfinished {
             writeln!(f, "  - {}", describe_unfinished(state))?;
         }
+        for version in &v.rows_deleted {
+            writeln!(
+                f,
+                "  - revision {version} was applied (`{}` says so) but its row in `{}` is gone; if it is still in effect, \
+                 `cargo dbmigrate resolve {version} --applied` records it again, otherwise `cargo dbmigrate resolve {version} --reverted`",
+                crate::backend::state_table(&self.table),
+                self.table
+            )?;
+        }
         Ok(())
     }
 }

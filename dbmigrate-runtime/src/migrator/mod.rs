@@ -527,6 +527,7 @@ impl<'m> Migrator<'m> {
         let refuse_out_of_order = self.abort_missing && !self.allow_out_of_order;
         let refused = !verification.bad_rows.is_empty()
             || !verification.unfinished.is_empty()
+            || !verification.rows_deleted.is_empty()
             || (self.abort_divergent && !verification.divergent.is_empty())
             || (self.abort_missing && !verification.missing_files.is_empty())
             || (refuse_out_of_order && !verification.out_of_order.is_empty());

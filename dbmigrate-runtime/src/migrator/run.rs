@@ -358,7 +358,7 @@ pub(super) async fn resolve(
         .cloned()
     else {
         return Err(Error::Resolve(format!(
-            "revision {version} has nothing to resolve: `{}` lists no unfinished run of it (see `cargo dbmigrate status`)",
+            "revision {version} has nothing to resolve: `{}` lists no unfinished run of it and its history row is in place (see `cargo dbmigrate status`)",
             crate::backend::state_table(&table)
         )));
     };

@@ -105,6 +105,7 @@ impl Status {
             && problems.missing_files.is_empty()
             && problems.out_of_order.is_empty()
             && problems.unfinished.is_empty()
+            && problems.rows_deleted.is_empty()
             && problems.bad_rows.is_empty();
         Self {
             backend,
@@ -197,6 +198,12 @@ impl fmt::Display for Status {
         }
         for state in &p.unfinished {
             writeln!(f, "unfinished: {}", describe_unfinished(state))?;
+        }
+        for version in &p.rows_deleted {
+            writeln!(
+                f,
+                "row deleted: {version} was applied, but its history row is gone"
+            )?;
         }
         if self.at_head {
             write!(f, "the database is at head")

@@ -1,4 +1,22 @@
 //! Integration tests of dbmigrate-runtime: one binary, one module per behaviour.
+//!
+//! Backend tests run against real PostgreSQL and MariaDB/MySQL servers and SQLite files; they need
+//! every backend feature (`cargo test --workspace --all-features`, as README.md says).
 
 mod embed;
 mod hostile;
+
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod support;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod upgrade;
+
+/// Without the backend features the database tests above are not compiled; fail rather than let a
+/// plain `cargo test -p dbmigrate-runtime` pass while testing none of them.
+#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+#[test]
+fn backend_tests_need_every_backend_feature() {
+    panic!(
+        "the database tests need the sqlite, postgres and mysql features: run `cargo test --workspace --all-features`"
+    );
+}
