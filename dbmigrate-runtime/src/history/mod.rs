@@ -224,6 +224,12 @@ impl Verification {
             .filter(|s| s.is_unfinished())
             .cloned()
             .collect();
+        verification.rows_deleted = history
+            .states
+            .iter()
+            .filter(|s| s.state == Some(RunState::Applied) && !applied.contains_key(&s.version))
+            .map(|s| s.version)
+            .collect();
         verification
     }
 }

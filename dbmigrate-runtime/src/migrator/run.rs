@@ -352,9 +352,11 @@ pub(super) async fn resolve(
     let table = migrator.history_table().to_string();
     let width = migrator.migrations.version_width();
     let history = migrator.prepare_unverified(session).await?;
+    // Unfinished runs, and applied revisions whose refinery row was deleted by hand.
+    let recorded = history.applied_versions();
     let Some(state) = history
         .state(version)
-        .filter(|s| s.is_unfinished())
+        .filter(|s| s.is_unfinished() || !recorded.contains(&s.version))
         .cloned()
     else {
         return Err(Error::Resolve(format!(

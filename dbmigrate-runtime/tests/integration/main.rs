@@ -7,6 +7,16 @@ mod embed;
 mod hostile;
 
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod concurrency;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod data_steps;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod downgrade;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod history_checks;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod refinery_judge;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod upgrade;

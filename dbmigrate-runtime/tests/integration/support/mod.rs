@@ -169,6 +169,18 @@ impl TestDb {
         result.unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Waits until `table` exists (committed by another connection), for at most 20 seconds.
+    pub async fn wait_for_table(&self, table: &str) {
+        let started = std::time::Instant::now();
+        while !self.has_table(table).await {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "table {table} never appeared"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Whether a table exists in this test's database.
     pub async fn has_table(&self, table: &str) -> bool {
         let sql = match self.backend {
