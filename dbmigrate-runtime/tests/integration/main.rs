@@ -15,6 +15,8 @@ mod downgrade;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod history_checks;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod partial;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod refinery_judge;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;
