@@ -12,6 +12,7 @@
 //! - [`history`]: refinery's history table and dbmigrate's side table, and how they compare with the files;
 //! - [`migrator`]: upgrade, downgrade, stamp, status, resolve and repair on a live database;
 //! - [`data`]: the context of Rust data steps (`execute`, `bulk_insert`, `backfill`);
+//! - [`online`]: the online commands as the CLI (and the runner it builds) run them;
 //! - [`error`]: the problems a revision set can have, each naming its file and line.
 //!
 //! Applying needs a backend feature: `postgres`, `mysql` or `sqlite`.
@@ -29,6 +30,8 @@ pub mod history;
 pub mod migrations;
 #[cfg(feature = "__apply")]
 pub mod migrator;
+#[cfg(feature = "__apply")]
+pub mod online;
 pub mod revision;
 pub mod sql;
 

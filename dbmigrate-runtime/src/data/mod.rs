@@ -112,23 +112,76 @@ pub struct Context<'c> {
     path: &'c Path,
     transactional: bool,
     progress: Option<&'c ProgressFn>,
+    history_table: &'c str,
+    direction: &'static str,
+    implicitly_committed: bool,
+}
+
+/// Where a step runs: its revision, and how its run is recorded.
+pub(crate) struct StepScope<'c> {
+    pub version: i64,
+    pub path: &'c Path,
+    pub transactional: bool,
+    pub progress: Option<&'c ProgressFn>,
+    pub history_table: &'c str,
+    pub direction: &'static str,
 }
 
 impl<'c> Context<'c> {
-    pub(crate) fn new(
-        conn: Conn<'c>,
-        version: i64,
-        path: &'c Path,
-        transactional: bool,
-        progress: Option<&'c ProgressFn>,
-    ) -> Self {
+    pub(crate) fn new(conn: Conn<'c>, scope: StepScope<'c>) -> Self {
         Self {
             conn,
-            version,
-            path,
-            transactional,
-            progress,
+            version: scope.version,
+            path: scope.path,
+            transactional: scope.transactional,
+            progress: scope.progress,
+            history_table: scope.history_table,
+            direction: scope.direction,
+            implicitly_committed: false,
         }
+    }
+
+    /// Whether the step ran a statement MySQL commits implicitly (through the helpers), so its
+    /// transaction no longer covers everything it did.
+    pub(crate) fn implicitly_committed(&self) -> bool {
+        self.implicitly_committed
+    }
+
+    /// On MySQL, before the first statement that commits implicitly, marks the revision as running
+    /// in the side table. The mark is written inside the transaction the statement is about to
+    /// commit, so it becomes durable exactly when the first irreversible change does: a crash before
+    /// leaves nothing, a crash after leaves the mark for `status` to report.
+    async fn mark_before_implicit_commit(&mut self, sql: &str) -> Result<(), DataError> {
+        if self.conn.backend() != Backend::MySql || !self.transactional || self.implicitly_committed
+        {
+            return Ok(());
+        }
+        let commits = crate::sql::split(sql, Backend::MySql)
+            .iter()
+            .any(crate::sql::Statement::commits_implicitly_on_mysql);
+        if !commits {
+            return Ok(());
+        }
+        let row = crate::history::StateRow {
+            version: self.version,
+            state: Some(crate::history::RunState::Running),
+            direction: Some(self.direction.to_string()),
+            execution_ms: None,
+            statement_index: None,
+            statement_count: None,
+            statement_line: None,
+            completed_checksum: None,
+            error: None,
+            updated_on: crate::history::now_rfc3339(),
+        };
+        crate::history::table::write_state(&mut self.conn, self.history_table, &row)
+            .await
+            .map_err(|source| DataError::Database {
+                statement: sql.to_string(),
+                source,
+            })?;
+        self.implicitly_committed = true;
+        Ok(())
     }
 
     /// The database the step runs on.
@@ -190,6 +243,7 @@ impl<'c> Context<'c> {
     }
 
     async fn execute_owned(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DataError> {
+        self.mark_before_implicit_commit(sql).await?;
         let statement = crate::sql::placeholders(sql, self.backend());
         let database = |source| DataError::Database {
             statement: sql.to_string(),

@@ -273,7 +273,8 @@ pub enum Committed {
     Nothing,
     /// Its first N statements (MySQL DDL, `Transaction: none`).
     Statements(usize),
-    /// Whatever a data step running outside a transaction committed before it failed.
+    /// Whatever a data step committed before it failed: outside a transaction, or DDL that MySQL
+    /// committed implicitly.
     Unknown,
 }
 
@@ -339,8 +340,9 @@ impl fmt::Display for RevisionFailure {
             )?,
             Committed::Unknown => write!(
                 f,
-                "the step ran outside a transaction (`Transaction: none`), so what it committed stays; revision {} is \
-                 recorded as failed in `{state_table}`; run `cargo dbmigrate status` for how to recover",
+                "the step committed part of its work before it failed (it ran outside a transaction, or MySQL committed \
+                 its DDL implicitly), so what it committed stays; revision {} is recorded as failed in `{state_table}`; \
+                 run `cargo dbmigrate status` for how to recover",
                 self.version,
             )?,
         }

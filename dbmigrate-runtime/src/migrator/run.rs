@@ -9,7 +9,7 @@ use super::{Migrator, Resolution};
 use crate::backend::Backend;
 use crate::backend::session::{Conn, Session};
 use crate::checksum::statements_checksum;
-use crate::data::{Context, StepFn};
+use crate::data::{Context, StepFn, StepScope};
 use crate::history::{self, AppliedRow, RunState, StateRow, now_rfc3339};
 use crate::revision::{Revision, RevisionKind, VersionWidth};
 use crate::sql::{self, Statement};
@@ -134,6 +134,17 @@ impl Runner<'_, '_> {
         })
     }
 
+    fn scope<'s>(&'s self, revision: &'s Revision, transactional: bool) -> StepScope<'s> {
+        StepScope {
+            version: revision.version,
+            path: &revision.path,
+            transactional,
+            progress: self.migrator.progress(),
+            history_table: self.migrator.history_table(),
+            direction: self.direction.as_str(),
+        }
+    }
+
     fn database(&self, error: sqlx::Error) -> Box<RevisionFailure> {
         self.failure(None, FailureCause::Database(error), Committed::Nothing)
     }
@@ -206,21 +217,33 @@ impl Runner<'_, '_> {
                 outcome
             }
             Work::Rust(step, revision) => {
-                let mut cx = Context::new(
-                    tx.conn(),
-                    revision.version,
-                    &revision.path,
-                    true,
-                    self.migrator.progress(),
-                );
-                step(&mut cx).await.map_err(|error| {
-                    self.failure(None, FailureCause::Step(error), Committed::Nothing)
+                let mut cx = Context::new(tx.conn(), self.scope(revision, true));
+                let result = step(&mut cx).await;
+                let implicitly_committed = cx.implicitly_committed();
+                result.map_err(|error| {
+                    let committed = if implicitly_committed {
+                        Committed::Unknown
+                    } else {
+                        Committed::Nothing
+                    };
+                    self.failure(None, FailureCause::Step(error), committed)
                 })
             }
         };
         if let Err(failure) = outcome {
             // Wait for the rollback, so the lock is released only once nothing of it remains.
             let _ = tx.rollback().await;
+            if failure.committed != Committed::Nothing {
+                // MySQL committed part of the step: say so where `status` looks.
+                let failed =
+                    self.state(RunState::Failed, None, &[], Some(failure.cause.to_string()));
+                let _ = history::table::write_state(
+                    &mut session.conn(),
+                    self.migrator.history_table(),
+                    &failed,
+                )
+                .await;
+            }
             return Err(failure);
         }
         if let Err(error) = self.record(&mut tx.conn()).await {
@@ -311,13 +334,7 @@ impl Runner<'_, '_> {
                 history::table::write_state(&mut conn, &table, &running)
                     .await
                     .map_err(|e| self.database(e))?;
-                let mut cx = Context::new(
-                    conn.reborrow(),
-                    revision.version,
-                    &revision.path,
-                    false,
-                    self.migrator.progress(),
-                );
+                let mut cx = Context::new(conn.reborrow(), self.scope(revision, false));
                 if let Err(error) = step(&mut cx).await {
                     drop(cx);
                     let failed = self.state(RunState::Failed, None, &[], Some(error.to_string()));

@@ -5,6 +5,7 @@
 //! and `BEGIN ... END` bodies start and end, which is all that splitting needs.
 
 mod lexer;
+pub mod script;
 
 use crate::backend::Backend;
 

@@ -132,3 +132,36 @@ on_every_backend! {
         assert!(Migrator::new(migrations).status(&db.pool).await.unwrap().at_head);
     }
 }
+
+/// Schema and data in one Rust step, as Alembic data migrations often are; it fails at the end.
+fn ddl_then_failure<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
+    Box::pin(async move {
+        cx.execute("CREATE TABLE gamma (id INTEGER PRIMARY KEY)", &[])
+            .await?;
+        cx.execute("INSERT INTO gamma (id) VALUES (?)", &[1.into()])
+            .await?;
+        Err("something is off".into())
+    })
+}
+
+on_every_backend! {
+    async fn ddl_in_a_failing_data_step_is_reported_honestly(db) {
+        let migrations = revisions(&[BASE, ("V2__gamma.rs", "//! Revises: 1\n")])
+            .with_rust_steps(&[RustStep { version: 2, upgrade: ddl_then_failure, downgrade: None }]);
+        let error = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        let Error::Revision(failure) = &error else { panic!("{error}") };
+        let status = Migrator::new(&migrations).status(&db.pool).await.unwrap();
+        if db.backend == dbmigrate_runtime::Backend::MySql {
+            // MySQL committed the CREATE TABLE: the failure and the side table say so.
+            assert_eq!(failure.committed, Committed::Unknown);
+            assert!(error.to_string().contains("MySQL committed its DDL implicitly"), "{error}");
+            assert!(db.has_table("gamma").await);
+            assert_eq!(status.problems.unfinished.iter().map(|s| s.version).collect::<Vec<_>>(), [2]);
+        } else {
+            assert_eq!(failure.committed, Committed::Nothing);
+            assert!(!db.has_table("gamma").await);
+            assert!(status.problems.unfinished.is_empty(), "{status}");
+        }
+        assert_eq!(db.applied_versions().await, [1]);
+    }
+}
