@@ -275,20 +275,27 @@ impl<'c> Context<'c> {
     /// number of rows inserted.
     ///
     /// ```ignore
-    /// cx.bulk_insert("teams", &["id", "name"], names.iter().enumerate().map(|(i, n)| [Value::from(i as i64), Value::from(n.as_str())])).await?;
+    /// let rows = names.iter().zip(1_i64..).map(|(name, id)| [Value::from(id), Value::from(name.as_str())]);
+    /// cx.bulk_insert("teams", &["id", "name"], rows).await?;
     /// ```
-    pub async fn bulk_insert<I, R>(
-        &mut self,
-        table: &str,
-        columns: &[&str],
+    ///
+    /// The rows are streamed from the iterator, never collected.
+    pub fn bulk_insert<'a, I, R>(
+        &'a mut self,
+        table: &'a str,
+        columns: &'a [&'a str],
         rows: I,
-    ) -> Result<u64, DataError>
+    ) -> Pin<Box<dyn Future<Output = Result<u64, DataError>> + Send + 'a>>
     where
         I: IntoIterator<Item = R>,
-        I::IntoIter: Send,
-        R: AsRef<[Value]> + Send,
+        I::IntoIter: Send + 'a,
+        R: AsRef<[Value]> + Send + 'a,
     {
-        bulk::insert(self, table, columns, rows.into_iter()).await
+        // The iterator is boxed here, outside any future: a step's future then holds only a
+        // `dyn Iterator + Send`, so rustc never has to prove `Send` for a closure over borrowed data
+        // across an await (where it cannot, for higher-ranked lifetimes).
+        let rows: Box<dyn Iterator<Item = R> + Send + 'a> = Box::new(rows.into_iter());
+        Box::pin(bulk::insert(self, table, columns, rows))
     }
 
     /// Updates a large table in key-ordered batches: `UPDATE table SET <set> WHERE <key range>`.

@@ -57,7 +57,8 @@ impl RunState {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    /// The state a stored `state` value names, if any.
+    pub fn parse(text: &str) -> Option<Self> {
         match text {
             "applied" => Some(Self::Applied),
             "running" => Some(Self::Running),
@@ -260,8 +261,4 @@ fn same_but_line_endings(revision: &Revision, width: VersionWidth, recorded: &st
     [lf, crlf].iter().any(|text| {
         refinery_checksum(&revision.name, revision.version, width, text).to_string() == recorded
     })
-}
-
-pub(crate) fn parse_state(text: &str) -> Option<RunState> {
-    RunState::parse(text)
 }

@@ -2,7 +2,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{AppliedRow, History, RunState, StateRow, parse_state};
+use super::{AppliedRow, History, RunState, StateRow};
 use crate::backend::session::{Conn, each_conn};
 use crate::backend::{Backend, state_table};
 use crate::revision::VersionWidth;
@@ -110,7 +110,7 @@ pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<Hist
                 )| {
                     StateRow {
                         version,
-                        state: parse_state(&state),
+                        state: RunState::parse(&state),
                         direction,
                         execution_ms,
                         statement_index,

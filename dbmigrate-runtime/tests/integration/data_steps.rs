@@ -230,7 +230,7 @@ fn quotes_needed<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
 
 #[tokio::test]
 async fn helpers_refuse_names_they_would_have_to_quote() {
-    let db = crate::support::TestDb::new(dbmigrate_runtime::Backend::Sqlite).await;
+    let db = crate::support::TestDb::new(dbmigrate_test_support::Server::Sqlite).await;
     let migrations =
         revisions(&[PEOPLE, ("V2__bad.rs", "//! Revises: 1\n")]).with_rust_steps(&[RustStep {
             version: 2,

@@ -234,7 +234,7 @@ async fn a_server_that_comes_up_during_the_deadline_is_waited_for() {
             });
         }
     });
-    let db = TestDb::new(Backend::Postgres).await;
+    let db = TestDb::new(dbmigrate_test_support::Server::Postgres).await;
     let database = db.url.rsplit('/').next().unwrap().to_string();
     let url = format!("postgres://root@{listener_addr}/{database}");
     let pool = dbmigrate_runtime::BackendPool::connect_lazy(&url, 1).unwrap();
