@@ -1,0 +1,5 @@
+//! Embeds `migrations/`.
+
+fn main() {
+    dbmigrate_runtime::build::embed();
+}
