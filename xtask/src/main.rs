@@ -1,10 +1,11 @@
 //! Project automation behind `cargo xtask`: `ci` runs what CI runs, `bench` measures against peers and
-//! limits, `fuzz` fuzzes the revision parser.
+//! limits, `fuzz` fuzzes the revision parser, `stress` races and kills replicas.
 
 mod bench;
 mod ci;
 mod fuzz;
 mod report;
+mod stress;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ enum Task {
     Bench(bench::Args),
     /// Fuzz the revision parser and graph (cargo-fuzz) and record the run in RELIABILITY.md.
     Fuzz(fuzz::Args),
+    /// Race replicas and kill them at random points on every backend; record the figures in RELIABILITY.md.
+    Stress(stress::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::Bench(args) => bench::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
+        Task::Stress(args) => stress::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
