@@ -53,6 +53,15 @@ pub enum Error {
         /// Every head.
         heads: Vec<i64>,
     },
+    /// `rebase` would rewrite a file whose header would then not read back as intended (an unusual
+    /// layout); nothing was changed.
+    #[error("cannot rewrite {path} safely: its header would not read back as `Revises: {revises}`; nothing was changed", path = path.display())]
+    CannotRewrite {
+        /// The file.
+        path: PathBuf,
+        /// The `Revises:` value it should get.
+        revises: String,
+    },
     /// `merge` with fewer than two heads to join.
     #[error("there is nothing to merge: {reason}")]
     NothingToMerge {
@@ -130,6 +139,9 @@ impl Error {
             Self::AmbiguousHead { .. } => Some(
                 "name one of the heads instead, or join them with `cargo dbmigrate merge`".into(),
             ),
+            Self::CannotRewrite { revises, .. } => Some(format!(
+                "edit its `Revises:` line to `{revises}` by hand, then run the rebase again"
+            )),
             Self::InvalidArgument { help, .. } => help.clone(),
             Self::Settings { help, .. } => Some(help.clone()),
         }

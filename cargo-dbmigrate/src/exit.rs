@@ -72,6 +72,7 @@ pub fn for_error(error: &Error) -> Exit {
         Error::BrokenRevisions { .. }
         | Error::MultipleHeads { .. }
         | Error::AmbiguousHead { .. }
+        | Error::CannotRewrite { .. }
         | Error::NothingToMerge { .. } => Exit::Revisions,
         Error::UnknownRevision { .. } | Error::InvalidArgument { .. } => Exit::Usage,
         Error::Project(_) | Error::Io { .. } | Error::Template { .. } | Error::Settings { .. } => {

@@ -312,7 +312,9 @@ pub fn display_path(path: &Path, base: &Path) -> PathBuf {
         .zip(base.components())
         .take_while(|(a, b)| a == b)
         .count();
-    if common == 0 {
+    // Sharing only the root (`/tmp/x` seen from `/work/app`), a path of `..`s would say less than
+    // the absolute one.
+    if common <= 1 {
         return path;
     }
     let mut relative = PathBuf::new();
@@ -372,6 +374,10 @@ mod tests {
         assert_eq!(
             display_path(Path::new("rel/dir"), &base),
             Path::new("rel/dir")
+        );
+        assert_eq!(
+            display_path(Path::new("/"), &base.join("a")),
+            Path::new("/")
         );
     }
 

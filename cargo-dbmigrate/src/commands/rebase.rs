@@ -292,12 +292,9 @@ fn change_for(
         .ok()
         .and_then(|p| p.header);
     if parsed.as_ref().map(|h| h.revises.as_slice()) != Some(new_parents.as_slice()) {
-        return Err(Error::InvalidArgument {
-            message: format!(
-                "cannot rewrite {}: its header would not read back as `Revises: {value}`",
-                revision.path.display()
-            ),
-            help: Some(format!("edit its `Revises:` line to `{value}` by hand")),
+        return Err(Error::CannotRewrite {
+            path: revision.path.clone(),
+            revises: value,
         });
     }
     let new_path = if new_version == revision.version {
@@ -422,6 +419,39 @@ mod tests {
         assert_eq!(
             replace_revises_line("-- Revises: 1\n", 1, ""),
             "-- Revises:\n"
+        );
+    }
+
+    #[test]
+    fn a_rewrite_that_would_not_read_back_is_refused() {
+        let text = "-- Message: m\n-- Revises: 2\n\nSELECT 1;\n";
+        let parsed = parse_text(Path::new("V3__m.sql"), text, RevisionKind::Sql).unwrap();
+        let mut header = parsed.header.unwrap();
+        // A header whose recorded line is not the `Revises:` line cannot be rewritten in place.
+        header.revises_line = 1;
+        let revision = Revision {
+            version: 3,
+            prefix: dbmigrate_runtime::revision::Prefix::Versioned,
+            name: "m".into(),
+            kind: RevisionKind::Sql,
+            path: PathBuf::from("V3__m.sql"),
+            header: Some(header),
+            parents: vec![2],
+            upgrade: parsed.upgrade,
+            downgrade: parsed.downgrade,
+            text: text.into(),
+        };
+        assert!(matches!(
+            change_for(&revision, 3, vec![5]),
+            Err(Error::CannotRewrite { .. })
+        ));
+        let mut sound = revision.clone();
+        sound.header.as_mut().unwrap().revises_line = 2;
+        let change = change_for(&sound, 6, vec![5]).unwrap();
+        assert_eq!(change.new_path, PathBuf::from("V6__m.sql"));
+        assert_eq!(
+            change.new_text,
+            "-- Message: m\n-- Revises: 5\n\nSELECT 1;\n"
         );
     }
 
