@@ -62,10 +62,14 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
             })?;
     let manifest_shown = show(&package.manifest_path);
     let dir_in_package = display_path(&absolute(&project.dir, &cwd), &package.root);
+    // Only an explicit --dir can disagree with the settings; compared as files, not as spellings.
+    let configured = package.root.join(&project.config.dir);
+    let disagrees = args.project.dir.is_some()
+        && configured.canonicalize().ok() != absolute(&project.dir, &cwd).canonicalize().ok();
     add_settings(
         &mut manifest,
         &dir_in_package,
-        &project,
+        disagrees.then_some(project.config.dir.as_path()),
         &manifest_shown,
         &mut report,
     );
@@ -84,7 +88,7 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
         output.line(format!("unchanged: {line}"));
     }
     if report.changed.is_empty() {
-        output.line("nothing to change: the package is already set up for dbmigrate");
+        output.line("nothing changed: everything init writes is already in place");
     }
     if !report.by_hand.is_empty() {
         output.line("\nTo do by hand:");
@@ -95,7 +99,7 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
     if !report.changed.is_empty() {
         let dir = project.dir.display();
         output.line(format!(
-            "\nNext steps:\n  cargo dbmigrate new \"create users\"      # writes {dir}/V1__create_users.sql\n  \
+            "\nNext steps:\n  cargo dbmigrate new \"create users\"      # writes a revision into {dir}\n  \
              cargo dbmigrate check                   # run this in CI too\n  \
              and in the application: static MIGRATIONS: dbmigrate_runtime::Embedded = \
              dbmigrate_runtime::include_migrations!();\n  then at startup:        MIGRATIONS.upgrade(&pool).await?;"
@@ -131,10 +135,11 @@ fn create_directory(dir: &Path, report: &mut Report) -> Result<(), Error> {
 }
 
 /// Adds `[package.metadata.dbmigrate]` with the directory, keeping every other line and comment.
+/// `configured` is the directory the existing settings name, when `--dir` chose another one.
 fn add_settings(
     manifest: &mut DocumentMut,
     dir: &Path,
-    project: &Project,
+    configured: Option<&Path>,
     shown: &Path,
     report: &mut Report,
 ) {
@@ -149,12 +154,12 @@ fn add_settings(
             "{} has [package.metadata.dbmigrate]",
             shown.display()
         ));
-        if dir != project.config.dir {
+        if let Some(configured) = configured {
             report.by_hand.push(format!(
                 "  {} configures dir = {:?}, not {dir_text:?}: set `dir = {dir_text:?}` there if {dir_text} is \
                  the revision directory",
                 shown.display(),
-                project.config.dir.to_string_lossy()
+                configured.to_string_lossy()
             ));
         }
         return;
@@ -294,16 +299,11 @@ mod tests {
         let text =
             "# my app\n[package]\nname = \"app\" # the name\n\n[dependencies]\nserde = \"1\"\n";
         let mut manifest: DocumentMut = text.parse().unwrap();
-        let project = Project {
-            dir: PathBuf::from("migrations"),
-            config: Default::default(),
-            package: None,
-        };
         let mut report = Report::default();
         add_settings(
             &mut manifest,
             Path::new("migrations"),
-            &project,
+            None,
             Path::new("Cargo.toml"),
             &mut report,
         );

@@ -110,3 +110,26 @@ fn a_workspace_needs_a_package_choice() {
         .success()
         .stdout_eq("../migrations/V1__create_jobs.sql\n");
 }
+
+#[test]
+fn a_dir_that_disagrees_with_the_settings_is_pointed_out() {
+    let sandbox = package();
+    sandbox.cmd(&["init"]).assert().success();
+    let manifest = sandbox.read("Cargo.toml");
+    sandbox
+        .cmd(&["init", "--dir", "db"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/init/disagreeing_dir.txt"]);
+    assert_eq!(
+        sandbox.read("Cargo.toml"),
+        manifest,
+        "the settings are the user's to change"
+    );
+    // Naming the configured directory explicitly is no disagreement.
+    let again = sandbox
+        .cmd(&["init", "--dir", "./migrations"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("configures dir"));
+}
