@@ -5,7 +5,7 @@ use dbmigrate_runtime::VersionWidth;
 use dbmigrate_runtime::data::{Context, StepFn, StepFuture};
 use snapbox::file;
 
-use crate::support::Sandbox;
+use crate::support::{Sandbox, copy_tree, fixtures};
 
 /// The Rust revision `new --rust` writes, compiled here against the runtime's data-step API: the
 /// snapshot test below proves the written file equals this one.
@@ -176,4 +176,50 @@ fn a_bad_clock_override_is_reported() {
         .assert()
         .code(3)
         .stderr_eq(file!["snapshots/new/bad_clock.txt"]);
+}
+
+/// Every sound directory of the hostile corpus (BOMs, CRLF, nested directories, `U` files, leading
+/// zeros, unicode names...) takes a new revision that becomes its single head and keeps it sound.
+#[test]
+fn new_works_on_every_sound_hostile_case() {
+    let corpus = fixtures().join("hostile");
+    let mut checked = 0;
+    for case in std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        let sound = std::fs::read_to_string(case.join("EXPECTED"))
+            .unwrap()
+            .trim()
+            .is_empty();
+        if !sound {
+            continue;
+        }
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let sandbox = Sandbox::new();
+        copy_tree(&case, &sandbox.path().join("migrations"));
+        std::fs::remove_file(sandbox.path().join("migrations/EXPECTED")).unwrap();
+        let written = sandbox
+            .cmd(&["new", "next step", "--dir", "migrations"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            written.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&written.stderr)
+        );
+        let path = String::from_utf8(written.stdout).unwrap();
+        let read = Revisions::read(&sandbox.path().join("migrations"), VersionWidth::I32);
+        assert_eq!(read.errors().count(), 0, "{name}: {:?}", read.problems);
+        let heads = read.graph.heads();
+        assert_eq!(heads.len(), 1, "{name}");
+        assert!(
+            heads[0].path.ends_with(path.trim_end()),
+            "{name}: head {:?}, wrote {path}",
+            heads[0].path
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} sound cases");
 }

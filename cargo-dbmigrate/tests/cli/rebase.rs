@@ -2,7 +2,10 @@
 
 use snapbox::file;
 
-use crate::support::Sandbox;
+use cargo_dbmigrate::directory::Revisions;
+use dbmigrate_runtime::VersionWidth;
+
+use crate::support::{Sandbox, copy_tree, fixtures};
 
 const WARNING: &str = "warning: rebase rewrites revision files, which changes their checksums: use it only on revisions that no database has applied yet (it works offline and cannot check)\n";
 
@@ -169,4 +172,54 @@ fn broken_revisions_are_refused() {
         .assert()
         .code(1)
         .stderr_eq(file!["snapshots/rebase/refused.txt"]);
+}
+
+/// The forks and duplicates of the hostile corpus are repaired by following `check`'s own advice
+/// (`rebase <version> --onto <version>` for a duplicate, `rebase <last head> --onto <first head>`
+/// for a fork) until `check` is clean with one head.
+#[test]
+fn the_advice_in_check_repairs_every_hostile_fork_and_duplicate() {
+    for name in [
+        "fork_two_heads",
+        "fork_three_heads",
+        "two_unrelated_chains",
+        "duplicate_version",
+        "duplicate_adopted",
+        "duplicate_sql_and_rs",
+        "duplicate_leading_zeros",
+    ] {
+        let sandbox = Sandbox::new();
+        let dir = sandbox.path().join("migrations");
+        copy_tree(&fixtures().join("hostile").join(name), &dir);
+        std::fs::remove_file(dir.join("EXPECTED")).unwrap();
+        for _ in 0..5 {
+            let read = Revisions::read(&dir, VersionWidth::I32);
+            let heads: Vec<String> = read
+                .graph
+                .heads()
+                .iter()
+                .map(|h| h.version.to_string())
+                .collect();
+            let (moving, onto) = match (read.duplicates.first(), heads.as_slice()) {
+                (Some(duplicate), _) => {
+                    (duplicate.version.to_string(), duplicate.version.to_string())
+                }
+                (None, [first, .., last]) => (last.clone(), first.clone()),
+                (None, _) => break,
+            };
+            let output = sandbox
+                .cmd(&["rebase", &moving, "--onto", &onto, "--dir", "migrations"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{name}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let read = Revisions::read(&dir, VersionWidth::I32);
+        assert_eq!(read.errors().count(), 0, "{name}: {:?}", read.problems);
+        assert_eq!(read.graph.heads().len(), 1, "{name}");
+    }
 }

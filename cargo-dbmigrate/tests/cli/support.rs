@@ -29,12 +29,7 @@ impl Sandbox {
     /// A sandbox whose `migrations/` is a copy of `tests/fixtures/<name>`.
     pub fn with_fixture(name: &str) -> Self {
         let sandbox = Self::new();
-        let target = sandbox.path().join("migrations");
-        std::fs::create_dir(&target).unwrap();
-        for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
-        }
+        copy_tree(&fixtures().join(name), &sandbox.path().join("migrations"));
         sandbox
     }
 
@@ -96,5 +91,19 @@ impl Sandbox {
             .collect();
         names.sort();
         names.iter().map(|n| format!("{n}\n")).collect()
+    }
+}
+
+/// Copies a directory tree; symlinked files become plain copies of their targets.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
     }
 }
