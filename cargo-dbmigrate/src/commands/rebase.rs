@@ -100,10 +100,13 @@ pub fn run(args: &RebaseArgs, output: &mut Output) -> Result<Exit, Error> {
     let onto = new_parent(&revisions, &args.onto)?;
     let changes = plan(&revisions, moving, onto, &numbering, &clock)?;
     if changes.is_empty() {
-        output.line(format!(
-            "nothing to do: revision {} is already in the history of {} (or revises it)",
-            moving.version, onto.version
-        ));
+        let (moving, onto) = (moving.version, onto.version);
+        let situation = if revisions.graph.ancestors(onto).contains(&moving) {
+            format!("revision {moving} is already in the history of {onto}")
+        } else {
+            format!("the branch of revision {moving} already builds on {onto}")
+        };
+        output.line(format!("nothing to do: {situation}"));
         return Ok(Exit::Success);
     }
     for change in &changes {

@@ -143,11 +143,17 @@ fn a_dry_run_changes_nothing() {
 
 #[test]
 fn nothing_to_do_when_already_on_top() {
-    Sandbox::with_fixture("linear")
+    let sandbox = Sandbox::with_fixture("linear");
+    sandbox
         .cmd(&["rebase", "4", "--onto", "3", "--dir", "migrations"])
         .assert()
         .success()
-        .stdout_eq("nothing to do: revision 4 is already in the history of 3 (or revises it)\n");
+        .stdout_eq("nothing to do: the branch of revision 4 already builds on 3\n");
+    sandbox
+        .cmd(&["rebase", "2", "--onto", "4", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq("nothing to do: revision 2 is already in the history of 4\n");
 }
 
 #[test]
