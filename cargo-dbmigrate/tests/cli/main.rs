@@ -1,0 +1,13 @@
+//! The `cargo dbmigrate` binary, driven as a user would: every test works in its own temporary
+//! directory, and outputs are pinned by snapshot files under `snapshots/` (update them with
+//! `SNAPSHOTS=overwrite cargo test -p cargo-dbmigrate`; a plain run fails on any difference).
+
+mod check;
+mod help;
+mod init;
+mod listing;
+mod merge;
+mod new;
+mod project;
+mod rebase;
+mod support;

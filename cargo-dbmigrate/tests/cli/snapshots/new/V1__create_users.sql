@@ -1,0 +1,8 @@
+-- Message: Create users
+-- Revises:
+-- Created: 2026-11-25T10:00:00Z
+
+-- migrate:upgrade
+
+
+-- migrate:downgrade

@@ -1,0 +1,9 @@
+-- Message: {{ message }}
+-- Revises:{% if !revises.is_empty() %} {{ revises }}{% endif %}
+-- Created: {{ created }}
+
+-- migrate:upgrade
+
+
+-- migrate:downgrade
+
