@@ -16,6 +16,9 @@ fn bigint(backend: Backend, expr: &str) -> String {
     }
 }
 
+/// A row of refinery's table as read: version, name, applied_on, checksum.
+type AppliedTuple = (i64, Option<String>, Option<String>, Option<String>);
+
 /// Whether the error says a table does not exist.
 pub(crate) fn is_undefined_table(error: &sqlx::Error) -> bool {
     let Some(database) = error.as_database_error() else {
@@ -50,7 +53,7 @@ pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<Hist
         "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
         bigint(backend, "version")
     );
-    let applied: Vec<(i64, Option<String>, Option<String>, Option<String>)> = match each_conn!(conn, c => sqlx::query_as(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await)
+    let applied: Vec<AppliedTuple> = match each_conn!(conn, c => sqlx::query_as(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await)
     {
         Ok(rows) => rows,
         Err(error) if is_undefined_table(&error) => return Ok(None),

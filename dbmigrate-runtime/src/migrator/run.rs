@@ -334,9 +334,11 @@ impl Runner<'_, '_> {
                 history::table::write_state(&mut conn, &table, &running)
                     .await
                     .map_err(|e| self.database(e))?;
-                let mut cx = Context::new(conn.reborrow(), self.scope(revision, false));
-                if let Err(error) = step(&mut cx).await {
-                    drop(cx);
+                let result = {
+                    let mut cx = Context::new(conn.reborrow(), self.scope(revision, false));
+                    step(&mut cx).await
+                };
+                if let Err(error) = result {
                     let failed = self.state(RunState::Failed, None, &[], Some(error.to_string()));
                     let _ = history::table::write_state(&mut conn, &table, &failed).await;
                     // Whatever the step committed stays; the side table says so.
@@ -396,8 +398,7 @@ pub(super) async fn resolve(
                 .begin()
                 .await
                 .map_err(Error::database("starting the resolve transaction"))?;
-            let mut conn = tx.conn();
-            history::table::delete(&mut conn, &table, width, version)
+            history::table::delete(&mut tx.conn(), &table, width, version)
                 .await
                 .map_err(Error::database(format!(
                     "clearing the records of revision {version}"
@@ -410,7 +411,7 @@ pub(super) async fn resolve(
                     )));
                 };
                 history::table::insert_applied(
-                    &mut conn,
+                    &mut tx.conn(),
                     &table,
                     width,
                     &applied_row(revision, width),
@@ -420,7 +421,6 @@ pub(super) async fn resolve(
                 applied.insert(version);
                 steps.push(step_report(revision, Duration::ZERO));
             }
-            drop(conn);
             tx.commit()
                 .await
                 .map_err(Error::database("committing the resolve"))?;

@@ -53,7 +53,8 @@ on_every_backend! {
             assert!(outcome.problems.is_empty(), "killed after {delay:?}: {:#?}", outcome.problems);
             states.insert(outcome.applied_at_kill.len());
         }
-        // The kills landed at different places in the run, not all before or after it.
-        assert!(states.len() >= 3, "every kill found the same state: {states:?}");
+        // Some kill landed inside the run, with revisions applied and others still to come (the data
+        // step takes most of a run, so this does not depend on luck).
+        assert!(states.iter().any(|&applied| applied > 0 && applied < 5), "no kill landed inside the run: {states:?}");
     }
 }

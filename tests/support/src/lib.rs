@@ -314,6 +314,8 @@ impl Drop for Database {
 /// Expands to one `#[tokio::test]` per server, each running `$body` with `$db` bound to
 /// `crate::support::TestDb::new(server).await` (each test suite defines its own `TestDb`).
 #[macro_export]
+// `crate` is meant: the macro builds tests around the calling suite's own `support::TestDb`.
+#[allow(clippy::crate_in_macro_def)]
 macro_rules! on_every_backend {
     ($(#[$attr:meta])* async fn $name:ident($db:ident) $body:block) => {
         $(#[$attr])*
