@@ -11,15 +11,19 @@ use crate::render;
 #[derive(Debug, Parser)]
 #[command(name = "cargo", bin_name = "cargo", styles = render::CLAP_STYLES)]
 pub enum Cli {
-    /// Revision-based database migrations: create, check and inspect revision files.
+    /// Revision-based database migrations: create, check and inspect revision files, and upgrade,
+    /// downgrade or inspect a database.
     #[command(
         version,
         after_long_help = EXAMPLES_TOP,
         after_help = EXAMPLES_TOP,
-        long_about = "Revision-based database migrations: create, check and inspect revision files.\n\n\
+        long_about = "Revision-based database migrations: create, check and inspect revision files, and \
+            upgrade, downgrade or inspect a database.\n\n\
             Every revision names its parent (`Revises:`), so a history forked by two pull requests is \
-            caught by `cargo dbmigrate check` and repaired with `merge` or `rebase`. The commands here \
-            work on the files alone and need no database."
+            caught by `cargo dbmigrate check` and repaired with `merge` or `rebase`. `init`, `new`, \
+            `merge`, `check`, `heads`, `history`, `show` and `rebase` work on the files alone; `upgrade`, \
+            `downgrade`, `current`, `status`, `stamp`, `resolve` and `repair` connect to the database in \
+            DATABASE_URL (or `.env`), with refinery's history table."
     )]
     Dbmigrate(Args),
 }
@@ -30,6 +34,8 @@ Examples:
   cargo dbmigrate new \"create users\"
   cargo dbmigrate check --format github
   cargo dbmigrate history -v
+  DATABASE_URL=sqlite://app.db?mode=rwc cargo dbmigrate upgrade
+  cargo dbmigrate status --check
 
 Exit codes: 0 success, 1 the revisions have errors (or the command refused because of them),
 2 usage error, 3 project, configuration or file error, 4 database error, 5 history mismatch,
@@ -82,7 +88,7 @@ pub struct ProjectOptions {
     pub dir: Option<PathBuf>,
 }
 
-/// The offline commands (online ones such as `upgrade` come with the database side).
+/// The commands: offline ones work on the files, online ones on a database as well.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the revision directory and wire build-time embedding into the package.
@@ -124,7 +130,86 @@ pub enum Command {
         after_long_help = EXAMPLES_REBASE
     )]
     Rebase(RebaseArgs),
+    /// Apply revisions up to a target (default: head), each with its history row.
+    #[command(
+        long_about = "Apply revisions up to a target (default: head), each in a transaction with its history \
+            row where the database allows it. Runs the Rust data steps too, with the same code the \
+            application binary runs: for a package with `.rs` revisions, a small runner is built \
+            with cargo around the package's own dependencies (the first build takes a while).\n\n\
+            With --sql, nothing is connected: the SQL is printed, with the history statements, for \
+            review or for running by hand; a range `FROM:TO` starts after FROM instead of from base.",
+        after_help = EXAMPLES_UPGRADE,
+        after_long_help = EXAMPLES_UPGRADE
+    )]
+    Upgrade(UpgradeArgs),
+    /// Revert revisions, newest first, down to a target (`base`, a version, `-N`).
+    #[command(after_help = EXAMPLES_DOWNGRADE, after_long_help = EXAMPLES_DOWNGRADE)]
+    Downgrade(DowngradeArgs),
+    /// Print the revisions the database is at.
+    #[command(after_help = EXAMPLES_CURRENT, after_long_help = EXAMPLES_CURRENT)]
+    Current(CurrentArgs),
+    /// Print applied, pending, divergent, missing and unfinished revisions, and what to do.
+    #[command(after_help = EXAMPLES_STATUS, after_long_help = EXAMPLES_STATUS)]
+    Status(StatusArgs),
+    /// Mark the database as being at a revision without running anything (adopt an existing schema).
+    #[command(after_help = EXAMPLES_STAMP, after_long_help = EXAMPLES_STAMP)]
+    Stamp(StampArgs),
+    /// Settle a revision that was started and not finished: failed part-way, or cut short.
+    #[command(
+        long_about = "Settle a revision that was started and not finished: one that failed after some of its \
+            statements committed (MySQL DDL, `Transaction: none`), or whose run was cut short. \
+            `status` lists them and says which resolution fits. Nothing else may be applied until \
+            they are settled.",
+        after_help = EXAMPLES_RESOLVE,
+        after_long_help = EXAMPLES_RESOLVE
+    )]
+    Resolve(ResolveArgs),
+    /// Record the current checksum of revisions whose files differ from what was applied only in
+    /// their line endings (CRLF against LF); nothing else is touched.
+    #[command(after_help = EXAMPLES_REPAIR, after_long_help = EXAMPLES_REPAIR)]
+    Repair(RepairArgs),
 }
+
+const EXAMPLES_UPGRADE: &str = "\
+Examples:
+  DATABASE_URL=sqlite://app.db?mode=rwc cargo dbmigrate upgrade
+  cargo dbmigrate upgrade 12 --database-url postgres://localhost/app
+  cargo dbmigrate upgrade +1 --dry-run
+  cargo dbmigrate upgrade --sql --backend postgres > upgrade.sql
+  cargo dbmigrate upgrade 4:head --sql --backend mysql";
+
+const EXAMPLES_DOWNGRADE: &str = "\
+Examples:
+  cargo dbmigrate downgrade -1
+  cargo dbmigrate downgrade 3
+  cargo dbmigrate downgrade base --dry-run
+  cargo dbmigrate downgrade 7:3 --sql --backend postgres";
+
+const EXAMPLES_CURRENT: &str = "\
+Examples:
+  cargo dbmigrate current
+  cargo dbmigrate current --format json";
+
+const EXAMPLES_STATUS: &str = "\
+Examples:
+  cargo dbmigrate status
+  cargo dbmigrate status --check      # exits with 7 unless the database is at head
+  cargo dbmigrate status --format json";
+
+const EXAMPLES_STAMP: &str = "\
+Examples:
+  cargo dbmigrate stamp head          # the schema already matches every revision
+  cargo dbmigrate stamp 4";
+
+const EXAMPLES_RESOLVE: &str = "\
+Examples:
+  cargo dbmigrate resolve 5 --resume      # after fixing the statement that failed
+  cargo dbmigrate resolve 5 --applied     # you finished it by hand
+  cargo dbmigrate resolve 5 --reverted    # you undid it by hand; the next upgrade runs it again";
+
+const EXAMPLES_REPAIR: &str = "\
+Examples:
+  cargo dbmigrate repair";
 
 const EXAMPLES_INIT: &str = "\
 Examples:
@@ -277,6 +362,192 @@ pub struct HistoryArgs {
 pub struct ShowArgs {
     /// The revision: a version (`3` or `V3`), `head`, or a file name.
     pub revision: String,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// Options of the commands that connect to a database.
+#[derive(Debug, Clone, ClapArgs)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseOptions {
+    /// The database: postgres://, mysql://, mariadb:// or sqlite: (`sqlite://app.db?mode=rwc` creates
+    /// the file). Read from DATABASE_URL, or from `.env`, when not given.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The history table (default: the configured one, `refinery_schema_history`).
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+    /// Seconds to wait for another process's migration lock before giving up (default 600).
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<f64>,
+    /// Seconds to keep retrying while the database refuses connections (default 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<f64>,
+    /// Apply unapplied revisions older than the newest applied one instead of refusing.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    /// Go on although applied revisions' files changed (refinery's abort_divergent off).
+    #[arg(long)]
+    pub ignore_divergent: bool,
+    /// Go on although applied revisions have no file (refinery's abort_missing off).
+    #[arg(long)]
+    pub ignore_missing: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+}
+
+/// How the online commands print their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document, for programs.
+    Json,
+}
+
+/// The databases `--sql` can print for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// SQLite.
+    Sqlite,
+}
+
+impl From<BackendArg> for dbmigrate_runtime::Backend {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Postgres => Self::Postgres,
+            BackendArg::Mysql => Self::MySql,
+            BackendArg::Sqlite => Self::Sqlite,
+        }
+    }
+}
+
+/// What `--sql` needs besides the database options.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ScriptOptions {
+    /// Print the SQL (with the history statements) instead of running it; no connection is made.
+    #[arg(long)]
+    pub sql: bool,
+    /// With --sql: the database to print for (default: the kind DATABASE_URL names).
+    #[arg(long, value_enum, value_name = "KIND", requires = "sql")]
+    pub backend: Option<BackendArg>,
+}
+
+/// `upgrade`.
+#[derive(Debug, ClapArgs)]
+pub struct UpgradeArgs {
+    /// Where to go: head, heads, a version, +N, V+N; with --sql also FROM:TO.
+    #[arg(default_value = "head", allow_hyphen_values = true)]
+    pub target: String,
+    /// Report what would be applied, without applying it.
+    #[arg(long, conflicts_with = "sql")]
+    pub dry_run: bool,
+    /// Printing instead of running.
+    #[command(flatten)]
+    pub script: ScriptOptions,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// `downgrade`.
+#[derive(Debug, ClapArgs)]
+pub struct DowngradeArgs {
+    /// Where to go: base, a version, -N, V-N; with --sql FROM:TO (what the database is at, and where to go).
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// Report what would be reverted, without reverting it.
+    #[arg(long, conflicts_with = "sql")]
+    pub dry_run: bool,
+    /// Printing instead of running.
+    #[command(flatten)]
+    pub script: ScriptOptions,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// `current`.
+#[derive(Debug, ClapArgs)]
+pub struct CurrentArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// `status`.
+#[derive(Debug, ClapArgs)]
+pub struct StatusArgs {
+    /// Exit with 7 unless every revision is applied and nothing is wrong (for CI and deploy checks).
+    #[arg(long)]
+    pub check: bool,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// `stamp`.
+#[derive(Debug, ClapArgs)]
+pub struct StampArgs {
+    /// The revision the database's schema is at: head, heads, a version, base, +N, -N.
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// `resolve`.
+#[derive(Debug, ClapArgs)]
+#[command(group(clap::ArgGroup::new("resolution").required(true).args(["applied", "reverted", "resume"])))]
+pub struct ResolveArgs {
+    /// The unfinished revision (`status` lists them).
+    pub version: String,
+    /// Its effects are complete (you finished it by hand): record it as applied.
+    #[arg(long)]
+    pub applied: bool,
+    /// Its effects are undone (you undid them by hand): record it as not applied.
+    #[arg(long)]
+    pub reverted: bool,
+    /// Run the rest of it from the file as it is now: the statement that failed or was cut short, and
+    /// those after it. The statements that completed must be unchanged.
+    #[arg(long)]
+    pub resume: bool,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    /// Which package and revision directory.
+    #[command(flatten)]
+    pub project: ProjectOptions,
+}
+
+/// `repair`.
+#[derive(Debug, ClapArgs)]
+pub struct RepairArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseOptions,
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,

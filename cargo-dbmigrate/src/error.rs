@@ -82,6 +82,20 @@ pub enum Error {
         /// What to do instead.
         help: Option<String>,
     },
+    /// An online command without a database to connect to.
+    #[error(
+        "no database to connect to: neither --database-url nor DATABASE_URL (nor a .env file) gives one"
+    )]
+    NoDatabaseUrl,
+    /// A target that cannot be resolved against the revisions.
+    #[error(transparent)]
+    Target(#[from] dbmigrate_runtime::GraphError),
+    /// `--sql` cannot print the plan.
+    #[error(transparent)]
+    Script(dbmigrate_runtime::sql::script::ScriptError),
+    /// The runner for Rust revisions could not be prepared, built or started.
+    #[error(transparent)]
+    Runner(crate::runner_crate::RunnerError),
     /// The settings do not allow what the command needs (a version that does not fit, timestamps on
     /// 32-bit versions, a bad `DBMIGRATE_NOW`).
     #[error("{message}")]
@@ -143,6 +157,13 @@ impl Error {
                 "edit its `Revises:` line to `{revises}` by hand, then run the rebase again"
             )),
             Self::InvalidArgument { help, .. } => help.clone(),
+            Self::NoDatabaseUrl => Some(
+                "pass --database-url postgres://... (or mysql://, sqlite://app.db?mode=rwc), or set DATABASE_URL in the \
+                 environment or in a .env file"
+                    .into(),
+            ),
+            Self::Target(_) | Self::Script(_) => None,
+            Self::Runner(error) => error.help(),
             Self::Settings { help, .. } => Some(help.clone()),
         }
     }

@@ -58,6 +58,15 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// The exit for a numeric code from the runtime's `online` module (or the runner), which uses the
+    /// same table; an unknown code counts as a database error.
+    pub fn from_code(code: u8) -> Exit {
+        Exit::ALL
+            .into_iter()
+            .find(|e| e.code() == code)
+            .unwrap_or(Exit::Database)
+    }
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -74,7 +83,16 @@ pub fn for_error(error: &Error) -> Exit {
         | Error::AmbiguousHead { .. }
         | Error::CannotRewrite { .. }
         | Error::NothingToMerge { .. } => Exit::Revisions,
-        Error::UnknownRevision { .. } | Error::InvalidArgument { .. } => Exit::Usage,
+        Error::UnknownRevision { .. } | Error::InvalidArgument { .. } | Error::NoDatabaseUrl => {
+            Exit::Usage
+        }
+        Error::Target(
+            dbmigrate_runtime::GraphError::MultipleHeads { .. }
+            | dbmigrate_runtime::GraphError::Empty,
+        ) => Exit::Revisions,
+        Error::Target(_) => Exit::Usage,
+        Error::Script(_) => Exit::Revisions,
+        Error::Runner(_) => Exit::RunnerBuild,
         Error::Project(_) | Error::Io { .. } | Error::Template { .. } | Error::Settings { .. } => {
             Exit::Project
         }

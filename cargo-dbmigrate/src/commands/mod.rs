@@ -4,13 +4,22 @@
 //! still fail (`check` finding errors); real failures are [`Error`]s.
 
 pub mod check;
+pub mod current;
+pub mod downgrade;
 pub mod heads;
 pub mod history;
 pub mod init;
 pub mod merge;
 pub mod new;
+mod online;
 pub mod rebase;
+pub mod repair;
+pub mod resolve;
+mod script;
 pub mod show;
+pub mod stamp;
+pub mod status;
+pub mod upgrade;
 
 use crate::cli::Command;
 use crate::error::Error;
@@ -28,6 +37,13 @@ pub fn run(command: &Command, output: &mut Output) -> Result<Exit, Error> {
         Command::History(args) => history::run(args, output),
         Command::Show(args) => show::run(args, output),
         Command::Rebase(args) => rebase::run(args, output),
+        Command::Upgrade(args) => upgrade::run(args, output),
+        Command::Downgrade(args) => downgrade::run(args, output),
+        Command::Current(args) => current::run(args, output),
+        Command::Status(args) => status::run(args, output),
+        Command::Stamp(args) => stamp::run(args, output),
+        Command::Resolve(args) => resolve::run(args, output),
+        Command::Repair(args) => repair::run(args, output),
     }
 }
 

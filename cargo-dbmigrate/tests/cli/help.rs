@@ -59,6 +59,44 @@ fn rebase() {
 }
 
 #[test]
+fn upgrade() {
+    help(&["upgrade"], snapbox::file!["snapshots/help/upgrade.txt"]);
+}
+
+#[test]
+fn downgrade() {
+    help(
+        &["downgrade"],
+        snapbox::file!["snapshots/help/downgrade.txt"],
+    );
+}
+
+#[test]
+fn current() {
+    help(&["current"], snapbox::file!["snapshots/help/current.txt"]);
+}
+
+#[test]
+fn status() {
+    help(&["status"], snapbox::file!["snapshots/help/status.txt"]);
+}
+
+#[test]
+fn stamp() {
+    help(&["stamp"], snapbox::file!["snapshots/help/stamp.txt"]);
+}
+
+#[test]
+fn resolve() {
+    help(&["resolve"], snapbox::file!["snapshots/help/resolve.txt"]);
+}
+
+#[test]
+fn repair() {
+    help(&["repair"], snapbox::file!["snapshots/help/repair.txt"]);
+}
+
+#[test]
 fn a_usage_error_exits_with_2() {
     Sandbox::new()
         .cmd(&["check", "--format", "xml"])

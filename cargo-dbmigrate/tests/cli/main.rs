@@ -8,6 +8,7 @@ mod init;
 mod listing;
 mod merge;
 mod new;
+mod online;
 mod project;
 mod rebase;
 mod support;

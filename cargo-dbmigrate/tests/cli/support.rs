@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub use dbmigrate_test_support::Database as TestDb;
 use snapbox::cmd::{Command, cargo_bin};
 use snapbox::{Assert, Data, Redactions};
 
@@ -51,6 +52,8 @@ impl Sandbox {
             .env_remove("NO_COLOR")
             .env_remove("CLICOLOR")
             .env_remove("CLICOLOR_FORCE")
+            // Online commands read DATABASE_URL; tests that want one set it themselves.
+            .env_remove("DATABASE_URL")
     }
 
     /// Snapshot comparison: exact text (no `\` to `/` rewriting), with the sandbox path shown as

@@ -1,0 +1,339 @@
+//! The online commands against real databases: each test gets its own database on SQLite,
+//! PostgreSQL and MariaDB, and drives `cargo dbmigrate` as a user would, through DATABASE_URL.
+
+use dbmigrate_test_support::on_every_backend;
+use snapbox::str;
+
+use crate::support::Sandbox;
+
+/// Two SQL revisions with downgrades: users, then a seeded teams table.
+fn project() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "migrations/V1__create_users.sql",
+        "-- Message: create users\n-- Revises:\n\n-- migrate:upgrade\nCREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100));\n\n\
+         -- migrate:downgrade\nDROP TABLE users;\n",
+    );
+    sandbox.write(
+        "migrations/V2__add_teams.sql",
+        "-- Message: add teams\n-- Revises: 1\n\n-- migrate:upgrade\nCREATE TABLE teams (id INTEGER PRIMARY KEY, name VARCHAR(100));\n\
+         INSERT INTO teams (id, name) VALUES (1, 'red');\n\n-- migrate:downgrade\nDROP TABLE teams;\n",
+    );
+    sandbox
+}
+
+on_every_backend! {
+    async fn upgrade_status_current_and_downgrade(db) {
+        let sandbox = project();
+        let run = |args: &[&str]| sandbox.cmd(args).env("DATABASE_URL", &db.url).arg("--dir").arg("migrations");
+        run(&["status", "--check"]).assert().code(7).stdout_eq(str![[r#"
+database: [..] (history table `refinery_schema_history`)
+the history table does not exist yet: nothing is applied
+current:  base
+head:     2
+applied:  0 revision(s)
+pending:  2 revision(s)
+  1 create_users (sql)
+  2 add_teams (sql)
+run `cargo dbmigrate upgrade` to apply the pending revisions
+
+"#]]);
+        run(&["upgrade"]).assert().success().stdout_eq(str![[r#"
+applied 2 revisions in [..] ms:
+  1 create_users (sql, [..] ms)
+  2 add_teams (sql, [..] ms)
+database is now at 2
+
+"#]]);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM teams").await, 1);
+        run(&["upgrade"]).assert().success().stdout_eq("database is up to date at 2; nothing to apply\n");
+        run(&["current"]).assert().success().stdout_eq("2 add_teams (head)\n");
+        run(&["status", "--check"]).assert().success();
+        run(&["downgrade", "-1"]).assert().success().stdout_eq(str![[r#"
+reverted 1 revision in [..] ms:
+  2 add_teams (sql, [..] ms)
+database is now at 1
+
+"#]]);
+        assert!(!db.has_table("teams").await);
+        run(&["current", "--format", "json"]).assert().success().stdout_eq(str![[r#"
+{
+  "current": [
+    1
+  ],
+  "heads": [
+    2
+  ]
+}
+
+"#]]);
+        run(&["status", "--check"]).assert().code(7);
+    }
+}
+
+on_every_backend! {
+    async fn stamp_adopts_a_schema_and_dry_run_changes_nothing(db) {
+        let sandbox = project();
+        let run = |args: &[&str]| sandbox.cmd(args).env("DATABASE_URL", &db.url).arg("--dir").arg("migrations");
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100))").await;
+        run(&["stamp", "1"]).assert().success().stdout_eq(str![[r#"
+stamped as applied 1 revision:
+  1 create_users (sql)
+database is now at 1
+
+"#]]);
+        run(&["upgrade", "--dry-run"]).assert().success().stdout_eq(str![[r#"
+would apply 1 revision:
+  2 add_teams (sql)
+nothing was changed (dry run)
+
+"#]]);
+        assert!(!db.has_table("teams").await);
+        assert_eq!(db.applied_versions().await, [1]);
+    }
+}
+
+on_every_backend! {
+    async fn a_changed_file_is_refused_with_exit_code_5(db) {
+        let sandbox = project();
+        let run = |args: &[&str]| sandbox.cmd(args).env("DATABASE_URL", &db.url).arg("--dir").arg("migrations");
+        run(&["upgrade", "1"]).assert().success();
+        sandbox.write(
+            "migrations/V1__create_users.sql",
+            "-- Message: create users\n-- Revises:\n\n-- migrate:upgrade\nCREATE TABLE users (id BIGINT PRIMARY KEY);\n",
+        );
+        run(&["upgrade"]).assert().code(5).stdout_eq("").stderr_eq(str![[r#"
+error: the history table `refinery_schema_history` does not match the revision files; nothing was applied:
+  - revision 1 (migrations/V1__create_users.sql) changed after it was applied (checksum [..] recorded, [..] now); restore the applied text and put the change in a new revision
+
+
+"#]]);
+        assert!(!db.has_table("teams").await);
+    }
+}
+
+on_every_backend! {
+    async fn a_failing_revision_exits_4_naming_file_line_and_statement(db) {
+        let sandbox = project();
+        sandbox.write("migrations/V3__broken.sql", "-- Revises: 2\nINSERT INTO teams (id, name) VALUES (2, 'blue');\nINSERT INTO nowhere VALUES (1);\n");
+        let run = |args: &[&str]| sandbox.cmd(args).env("DATABASE_URL", &db.url).arg("--dir").arg("migrations");
+        run(&["upgrade"]).assert().code(4).stdout_eq("").stderr_eq(str![[r#"
+error: upgrade of revision 3 (migrations/V3__broken.sql) failed at line 3, statement 2 of 2:
+  INSERT INTO nowhere VALUES (1)
+[..]
+nothing of revision 3 was applied; 2 applied before it (1, 2) stay applied. Fix the revision and run again
+
+"#]]);
+        assert_eq!(db.applied_versions().await, [1, 2]);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM teams").await, 1);
+    }
+}
+
+#[test]
+fn sql_prints_the_upgrade_for_each_backend_without_connecting() {
+    let sandbox = project();
+    for backend in ["postgres", "mysql", "sqlite"] {
+        sandbox
+            .cmd(&[
+                "upgrade",
+                "--sql",
+                "--backend",
+                backend,
+                "--dir",
+                "migrations",
+            ])
+            .env_remove("DATABASE_URL")
+            .assert()
+            .success()
+            .stdout_eq(snapbox::Data::read_from(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("tests/cli/snapshots/online/upgrade_{backend}.sql")),
+                None,
+            ));
+    }
+    sandbox
+        .cmd(&[
+            "downgrade",
+            "head:base",
+            "--sql",
+            "--backend",
+            "postgres",
+            "--dir",
+            "migrations",
+        ])
+        .assert()
+        .success()
+        .stdout_eq(snapbox::file!["snapshots/online/downgrade_postgres.sql"]);
+}
+
+#[test]
+fn sql_refuses_what_it_cannot_print() {
+    let sandbox = project();
+    sandbox.write(
+        "migrations/V3__backfill.rs",
+        "//! Revises: 2\npub async fn upgrade() {}\n",
+    );
+    sandbox
+        .cmd(&["upgrade", "--sql", "--backend", "postgres", "--dir", "migrations"])
+        .assert()
+        .code(1)
+        .stderr_eq(str![[r#"
+error: revision 3 (migrations/V3__backfill.rs) is a Rust data step, which has no SQL to print; run it online (`cargo dbmigrate upgrade`), or print the revisions before it (`--sql <from>:2`) and after it separately
+
+"#]]);
+    sandbox
+        .cmd(&[
+            "downgrade",
+            "base",
+            "--sql",
+            "--backend",
+            "postgres",
+            "--dir",
+            "migrations",
+        ])
+        .assert()
+        .code(2)
+        .stderr_eq(str![[r#"
+error: an offline downgrade needs to know where the database is
+help: give the range as FROM:TO, e.g. `downgrade head:base --sql`
+
+"#]]);
+}
+
+#[test]
+fn without_a_database_url_the_online_commands_say_where_to_put_one() {
+    project()
+        .cmd(&["upgrade", "--dir", "migrations"])
+        .env_remove("DATABASE_URL")
+        .assert()
+        .code(2)
+        .stderr_eq(str![[r#"
+error: no database to connect to: neither --database-url nor DATABASE_URL (nor a .env file) gives one
+help: pass --database-url postgres://... (or mysql://, sqlite://app.db?mode=rwc), or set DATABASE_URL in the environment or in a .env file
+
+"#]]);
+}
+
+#[test]
+fn an_unreachable_database_exits_4_after_the_connect_deadline() {
+    project()
+        .cmd(&["upgrade", "--dir", "migrations", "--connect-timeout", "0.5"])
+        .env("DATABASE_URL", "postgres://root@127.0.0.1:9/test")
+        .assert()
+        .code(4)
+        .stderr_eq(str![[r#"
+error: cannot connect to the database (tried for [..] s): [..]
+
+"#]]);
+}
+
+#[test]
+fn the_database_url_comes_from_a_dot_env_file() {
+    let sandbox = project();
+    sandbox.write(
+        ".env",
+        &format!(
+            "DATABASE_URL=sqlite://{}/app.db?mode=rwc\n",
+            sandbox.path().display()
+        ),
+    );
+    sandbox
+        .cmd(&["upgrade", "--dir", "migrations"])
+        .assert()
+        .success();
+    sandbox
+        .cmd(&["current", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq("2 add_teams (head)\n");
+}
+
+/// A package with a Rust data step, depending on this checkout's runtime.
+fn package_with_a_rust_step() -> Sandbox {
+    let sandbox = Sandbox::new();
+    let runtime = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dbmigrate-runtime")
+        .canonicalize()
+        .unwrap();
+    sandbox.write(
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"inventory\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+             [package.metadata.dbmigrate]\ndir = \"migrations\"\n\n\
+             [dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n\n\
+             [build-dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n"
+        ),
+    );
+    sandbox.write("src/main.rs", "fn main() {}\n");
+    // The workspace's lock file keeps the runner on versions already built (and downloaded).
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"),
+        sandbox.path().join("Cargo.lock"),
+    )
+    .unwrap();
+    sandbox.write(
+        "migrations/V1__create_items.sql",
+        "-- Revises:\n-- migrate:upgrade\nCREATE TABLE items (id INTEGER PRIMARY KEY, label VARCHAR(50), label_upper VARCHAR(50));\n\
+         -- migrate:downgrade\nDROP TABLE items;\n",
+    );
+    sandbox.write(
+        "migrations/V2__stock_items.rs",
+        "//! Message: stock items\n//! Revises: 1\n\n\
+         use dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::{Context, Value};\n\n\
+         pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    \
+             let rows = (1..=500_i64).map(|id| [Value::from(id), Value::from(format!(\"item {id}\"))]);\n    \
+             cx.bulk_insert(\"items\", &[\"id\", \"label\"], rows).await?;\n    \
+             cx.backfill(\"items\", \"id\", \"label_upper = UPPER(label)\").batch_size(100).run().await?;\n    \
+             Ok(())\n}\n\n\
+         pub async fn downgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    \
+             cx.execute(\"DELETE FROM items\", &[]).await?;\n    Ok(())\n}\n",
+    );
+    sandbox
+}
+
+/// The build directory nested builds share (the embedding test uses it too), so the runner's
+/// dependencies are compiled once per test run.
+fn nested_target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            std::path::PathBuf::from,
+        )
+        .join("embed-test")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_steps_run_through_the_runner_on_every_backend() {
+    let sandbox = package_with_a_rust_step();
+    // One backend after the other: the first run builds the runner, the others reuse it.
+    for server in dbmigrate_test_support::Server::ALL {
+        let db = crate::support::TestDb::new(server).await;
+        let run = |args: &[&str]| {
+            sandbox
+                .cmd(args)
+                .env("DATABASE_URL", &db.url)
+                .env("DBMIGRATE_RUNNER_TARGET_DIR", nested_target_dir())
+                .env("CARGO_NET_OFFLINE", "true")
+        };
+        run(&["upgrade"]).assert().success().stdout_eq(str![[r#"
+applied 2 revisions in [..] ms:
+  1 create_items (sql, [..] ms)
+  2 stock_items (rust, [..] ms)
+database is now at 2
+
+"#]]);
+        assert_eq!(
+            db.integer("SELECT COUNT(*) FROM items WHERE label_upper = 'ITEM 42'")
+                .await,
+            1,
+            "{server:?}"
+        );
+        run(&["downgrade", "1"]).assert().success();
+        assert_eq!(
+            db.integer("SELECT COUNT(*) FROM items").await,
+            0,
+            "{server:?}"
+        );
+        run(&["status", "--check"]).assert().code(7);
+    }
+}
