@@ -337,3 +337,49 @@ database is now at 2
         run(&["status", "--check"]).assert().code(7);
     }
 }
+
+#[test]
+fn broken_revisions_are_refused_before_the_database_is_touched() {
+    // Every case of the hostile corpus with an error: `upgrade` exits 1 and never even creates the
+    // SQLite file its URL names.
+    let corpus = crate::support::fixtures().join("hostile");
+    let mut cases: Vec<std::path::PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    let mut refused = 0;
+    for case in cases {
+        let expected = std::fs::read_to_string(case.join("EXPECTED")).unwrap();
+        let has_error = expected
+            .lines()
+            .any(|line| !line.starts_with("empty-revision "));
+        if !has_error {
+            continue;
+        }
+        let sandbox = Sandbox::new();
+        let database = sandbox.path().join("never.db");
+        let output = sandbox
+            .cmd(&["upgrade", "--dir", case.to_str().unwrap()])
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", database.display()),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {}",
+            case.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !database.exists(),
+            "{}: the database was created",
+            case.display()
+        );
+        refused += 1;
+    }
+    assert!(refused >= 50, "only {refused} hostile cases have errors");
+}

@@ -152,6 +152,11 @@ impl<'m> Migrator<'m> {
     /// Applies the revisions up to the target, each in its own transaction with its history row.
     pub async fn upgrade(&self, pool: &impl Pool) -> Result<Report, Error> {
         let started = Instant::now();
+        // A target the files alone rule out (`head` on a fork, an unknown version) is reported
+        // without touching the database.
+        self.migrations
+            .graph()
+            .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
         // Without the lock: done already, or (dry run) only looking.
         if let Some(history) = self.read(&mut session).await? {
@@ -227,6 +232,11 @@ impl<'m> Migrator<'m> {
     /// database is at `target`: `base`, a version, `-N` or `V-N`.
     pub async fn downgrade(&self, pool: &impl Pool, target: Target) -> Result<Report, Error> {
         let started = Instant::now();
+        if let Target::Head | Target::Heads = target {
+            return Err(Error::Target(crate::graph::GraphError::WrongDirection {
+                target,
+            }));
+        }
         let mut session = self.connect(pool).await?;
         if self.dry_run {
             let history = self.read(&mut session).await?.unwrap_or_default();

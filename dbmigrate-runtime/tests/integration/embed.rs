@@ -13,6 +13,11 @@ struct App {
 
 impl App {
     fn new() -> Self {
+        Self::with_features(&[])
+    }
+
+    /// An application whose runtime has `features` (the backends Rust revisions need).
+    fn with_features(features: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let runtime = Path::new(RUNTIME_DIR);
@@ -20,7 +25,7 @@ impl App {
             root.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"embed-app\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
-                 [dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n\n\
+                 [dependencies]\ndbmigrate-runtime = {{ path = {runtime:?}, features = {features:?} }}\n\n\
                  [build-dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n"
             ),
         )
@@ -135,4 +140,50 @@ fn a_broken_chain_fails_the_build_with_the_check_diagnostics() {
         stderr.contains("V2__orphan.sql:1: revision 2 revises 7, but no file defines version 7"),
         "{stderr}"
     );
+}
+
+/// An application whose revisions include a Rust data step.
+fn app_with_rust_revision(step: &str) -> App {
+    let app = App::with_features(&["sqlite", "postgres", "mysql"]);
+    std::fs::write(
+        app.dir.path().join("src/main.rs"),
+        "static MIGRATIONS: dbmigrate_runtime::Embedded = dbmigrate_runtime::include_migrations!();\n\n\
+         fn main() {\n    let migrations = MIGRATIONS.migrations().unwrap();\n    \
+         for r in migrations.graph().topological_order() {\n        \
+         let step = migrations.rust_step(r.version).map(|s| if s.downgrade.is_some() { \" (rust, with downgrade)\" } else { \" (rust)\" });\n        \
+         println!(\"{} {}{} 0\", r.version, r.name, step.unwrap_or(\"\"));\n    }\n}\n",
+    )
+    .unwrap();
+    app.write(
+        "V1__create_items.sql",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY);\n",
+    );
+    app.write("V2__stock_items.rs", step);
+    app
+}
+
+#[test]
+fn a_rust_revision_is_compiled_in_and_registered() {
+    let app = app_with_rust_revision(
+        "//! Revises: 1\n\nuse dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::Context;\n\n\
+         pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    cx.execute(\"INSERT INTO items (id) VALUES (1)\", &[]).await?;\n    Ok(())\n}\n\n\
+         pub async fn downgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    cx.execute(\"DELETE FROM items\", &[]).await?;\n    Ok(())\n}\n",
+    );
+    assert_eq!(
+        names(&app.revisions()),
+        ["1 create_items", "2 stock_items (rust, with downgrade)"]
+    );
+}
+
+#[test]
+fn a_type_error_in_a_rust_revision_fails_the_build_at_its_line() {
+    let app = app_with_rust_revision(
+        "//! Revises: 1\n\nuse dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::Context;\n\n\
+         pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    let rows: u64 = cx.execute(\"DELETE FROM items\", &[]);\n    let _ = rows;\n    Ok(())\n}\n",
+    );
+    let output = app.cargo("build");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("V2__stock_items.rs:7"), "{stderr}");
+    assert!(stderr.contains("mismatched types"), "{stderr}");
 }
