@@ -161,10 +161,14 @@ pub fn generate(dir: &Path, graph: &RevisionGraph, config: &Config) -> String {
         crate::VersionWidth::I64 => "I64",
     };
     let table = rust_string(&config.table);
+    // Messages name files as the configuration names their directory (`migrations/V3__x.sql`).
+    let shown = rust_string(&config.dir.to_string_lossy());
     let constructor = if rust.is_empty() {
-        format!("new(&DIR, ::dbmigrate_runtime::VersionWidth::{width}, {table})")
+        format!("new(&DIR, {shown}, ::dbmigrate_runtime::VersionWidth::{width}, {table})")
     } else {
-        format!("with_rust_steps(&DIR, ::dbmigrate_runtime::VersionWidth::{width}, {table}, STEPS)")
+        format!(
+            "with_rust_steps(&DIR, {shown}, ::dbmigrate_runtime::VersionWidth::{width}, {table}, STEPS)"
+        )
     };
     let _ = writeln!(code, "    ::dbmigrate_runtime::Embedded::{constructor}\n}}");
     code

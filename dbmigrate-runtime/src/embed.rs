@@ -1,7 +1,7 @@
 //! Revisions embedded in the application binary: the directory's files plus the compiled Rust steps.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::error::Problems;
@@ -13,6 +13,7 @@ use crate::revision::{RevisionSource, VersionWidth};
 /// [`crate::include_migrations!`]. Parsed and validated once, on first use.
 pub struct Embedded {
     dir: &'static include_dir::Dir<'static>,
+    shown_dir: &'static str,
     width: VersionWidth,
     table: &'static str,
     #[cfg(feature = "__apply")]
@@ -25,11 +26,13 @@ impl Embedded {
     #[doc(hidden)]
     pub const fn new(
         dir: &'static include_dir::Dir<'static>,
+        shown_dir: &'static str,
         width: VersionWidth,
         table: &'static str,
     ) -> Self {
         Self {
             dir,
+            shown_dir,
             width,
             table,
             #[cfg(feature = "__apply")]
@@ -43,12 +46,14 @@ impl Embedded {
     #[cfg(feature = "__apply")]
     pub const fn with_rust_steps(
         dir: &'static include_dir::Dir<'static>,
+        shown_dir: &'static str,
         width: VersionWidth,
         table: &'static str,
         steps: &'static [crate::data::RustStep],
     ) -> Self {
         Self {
             dir,
+            shown_dir,
             width,
             table,
             steps,
@@ -56,14 +61,15 @@ impl Embedded {
         }
     }
 
-    /// The embedded files, with paths relative to the revision directory.
+    /// The embedded files, with paths as the configuration names the revision directory
+    /// (`migrations/V3__add_teams.sql`), so messages point at the file in the source tree.
     pub fn sources(&self) -> Vec<RevisionSource<'static>> {
         let mut sources = Vec::new();
         let mut stack = vec![self.dir];
         while let Some(dir) = stack.pop() {
             stack.extend(dir.dirs());
             sources.extend(dir.files().map(|file| RevisionSource {
-                path: PathBuf::from(file.path()),
+                path: Path::new(self.shown_dir).join(file.path()),
                 bytes: Cow::Borrowed(file.contents()),
             }));
         }

@@ -118,7 +118,13 @@ impl Revision {
     pub fn has_downgrade(&self) -> bool {
         match self.kind {
             RevisionKind::Sql => self.downgrade.is_some(),
-            RevisionKind::Rust => self.text.contains("fn downgrade"),
+            // A definition, not a mention in a comment: the generated code calls it by name.
+            RevisionKind::Rust => self.text.lines().any(|line| {
+                let line = line.trim_start();
+                ["pub async fn downgrade", "pub fn downgrade"]
+                    .iter()
+                    .any(|definition| line.starts_with(definition))
+            }),
         }
     }
 

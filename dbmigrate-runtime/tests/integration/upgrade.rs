@@ -248,3 +248,26 @@ async fn a_server_that_comes_up_during_the_deadline_is_waited_for() {
     pool.close().await;
     proxy.abort();
 }
+
+on_every_backend! {
+    async fn timestamp_versions_live_in_an_int8_history(db) {
+        let files = [
+            ("V20261124191500__create_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"),
+            ("V20261125080000__add_teams.sql", "-- Revises: 20261124191500\nCREATE TABLE teams (id INTEGER PRIMARY KEY);\n"),
+        ];
+        let migrations = crate::support::revisions_with_width(&files, dbmigrate_runtime::VersionWidth::I64);
+        let report = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap();
+        assert_eq!(versions(&report), [20261124191500, 20261125080000]);
+        assert_eq!(db.applied_versions().await, [20261124191500, 20261125080000]);
+        // refinery's int8 checksum (the reference vector is pinned in checksum.rs).
+        let expected = dbmigrate_runtime::checksum::refinery_checksum(
+            "create_users",
+            20261124191500,
+            dbmigrate_runtime::VersionWidth::I64,
+            files[0].1,
+        );
+        let stored = db.texts("SELECT checksum FROM refinery_schema_history ORDER BY version").await;
+        assert_eq!(stored[0].as_deref(), Some(expected.to_string().as_str()));
+        assert!(Migrator::new(&migrations).upgrade(&db.pool).await.unwrap().is_empty());
+    }
+}

@@ -1,6 +1,8 @@
 //! `teams [upgrade | downgrade <target>]`: migrates the database in `DATABASE_URL` (a SQLite file by
 //! default) to head, or down to a target, and lists the players by team.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use dbmigrate_runtime::{BackendPool, online};
@@ -38,20 +40,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(online::exit::USAGE);
         }
     };
-    println!("database: {url}");
+    // Printed in one write whose failure (a closed pipe, `| head`) is not worth a panic.
+    let mut text = format!("database: {url}\n");
     match run {
-        Ok(report) => println!("{report}"),
+        Ok(report) => {
+            let _ = writeln!(text, "{report}");
+        }
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(online::exit_code(&error));
         }
     }
     match players_by_team(&pool).await {
-        Ok(teams) if teams.is_empty() => println!("no players yet"),
+        Ok(teams) if teams.is_empty() => text.push_str("no players yet\n"),
         Ok(teams) => {
-            println!("players by team:");
+            text.push_str("players by team:\n");
             for (team, players) in teams {
-                println!("  {team}: {}", players.join(", "));
+                let _ = writeln!(text, "  {team}: {}", players.join(", "));
             }
         }
         Err(error) => {
@@ -59,6 +64,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(online::exit::DATABASE);
         }
     }
+    let _ = std::io::stdout().write_all(text.as_bytes());
     pool.close().await;
     ExitCode::SUCCESS
 }
