@@ -156,9 +156,8 @@ impl<'c> Context<'c> {
         {
             return Ok(());
         }
-        let commits = crate::sql::split(sql, Backend::MySql)
-            .iter()
-            .any(crate::sql::Statement::commits_implicitly_on_mysql);
+        // Helpers run one prepared statement at a time, so its first words decide.
+        let commits = crate::sql::commits_implicitly_on_mysql(sql);
         if !commits {
             return Ok(());
         }

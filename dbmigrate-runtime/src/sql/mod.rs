@@ -21,31 +21,32 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// The first few words, upper-cased, for classification.
-    fn keywords(&self, count: usize) -> Vec<String> {
-        lexer::tokens(&self.text, Backend::MySql)
-            .filter_map(|t| match t {
-                Token::Word(w) => Some(w.to_ascii_uppercase()),
-                _ => None,
-            })
-            .take(count)
-            .collect()
-    }
-
     /// Whether MySQL/MariaDB commits the open transaction around this statement, so it cannot be
     /// rolled back (DDL, account management, table maintenance, explicit transaction control).
     pub fn commits_implicitly_on_mysql(&self) -> bool {
-        let words = self.keywords(3);
-        let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
-        match word(0) {
-            // Temporary tables are the documented exception.
-            "CREATE" | "DROP" => word(1) != "TEMPORARY",
-            "ALTER" | "RENAME" | "TRUNCATE" | "LOCK" | "UNLOCK" | "GRANT" | "REVOKE"
-            | "ANALYZE" | "OPTIMIZE" | "REPAIR" | "CHECK" | "INSTALL" | "UNINSTALL" | "FLUSH"
-            | "RESET" | "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "LOAD" | "CACHE" => true,
-            "SET" => word(1) == "PASSWORD" || (word(1) == "AUTOCOMMIT"),
-            _ => false,
-        }
+        commits_implicitly_on_mysql(&self.text)
+    }
+}
+
+/// Whether the statement `sql` starts with is one MySQL/MariaDB commits implicitly. Only its first
+/// words are read, so this is cheap even on a long multi-row `INSERT`.
+pub fn commits_implicitly_on_mysql(sql: &str) -> bool {
+    let words: Vec<String> = lexer::tokens(sql, Backend::MySql)
+        .filter_map(|t| match t {
+            Token::Word(w) => Some(w.to_ascii_uppercase()),
+            _ => None,
+        })
+        .take(2)
+        .collect();
+    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    match word(0) {
+        // Temporary tables are the documented exception.
+        "CREATE" | "DROP" => word(1) != "TEMPORARY",
+        "ALTER" | "RENAME" | "TRUNCATE" | "LOCK" | "UNLOCK" | "GRANT" | "REVOKE" | "ANALYZE"
+        | "OPTIMIZE" | "REPAIR" | "CHECK" | "INSTALL" | "UNINSTALL" | "FLUSH" | "RESET"
+        | "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "LOAD" | "CACHE" => true,
+        "SET" => word(1) == "PASSWORD" || word(1) == "AUTOCOMMIT",
+        _ => false,
     }
 }
 
