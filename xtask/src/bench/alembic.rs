@@ -32,15 +32,17 @@ print(time.perf_counter() - started)\n";
 
 /// An `env.py` with nothing but what `upgrade` needs: one engine, one connection, one transaction.
 /// The database URL comes from `BENCH_SQLALCHEMY_URL`, so one project serves every fresh database.
-const ENV_PY: &str = "import os\n\
-from alembic import context\n\
-from sqlalchemy import create_engine\n\
-\n\
-engine = create_engine(os.environ[\"BENCH_SQLALCHEMY_URL\"])\n\
-with engine.connect() as connection:\n\
-    context.configure(connection=connection)\n\
-    with context.begin_transaction():\n\
-        context.run_migrations()\n";
+const ENV_PY: &str = r#"import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+engine = create_engine(os.environ["BENCH_SQLALCHEMY_URL"])
+with engine.connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+"#;
 
 /// The virtualenv with Alembic, SQLAlchemy and psycopg2.
 pub struct Alembic {

@@ -221,6 +221,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // sqlx hands connections back to their pool on a task, even when dropped outside `block_on`.
+    let _in_runtime = runtime.enter();
     let needs_alembic = args.publishable()
         || workloads
             .iter()
