@@ -45,6 +45,27 @@ pub(crate) async fn ensure(
 /// Reads both tables; `None` when refinery's table does not exist yet. A missing side table (a
 /// database only refinery has migrated) reads as empty.
 pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<History>, sqlx::Error> {
+    read_with_states(conn, table, true).await
+}
+
+/// What an upgrade needs to decide whether it has anything to do: refinery's rows in full, and the
+/// side table's rows only if one of them matters to that decision: a revision that is unfinished, or
+/// recorded as applied while its refinery row is gone. Otherwise the history comes back without side
+/// rows, which compares with the files exactly as the full history does (the side rows of finished
+/// revisions whose refinery row is in place never make a difference), at the cost of one row read
+/// from the side table instead of all of them.
+pub(crate) async fn read_for_upgrade(
+    conn: &mut Conn<'_>,
+    table: &str,
+) -> Result<Option<History>, sqlx::Error> {
+    read_with_states(conn, table, false).await
+}
+
+async fn read_with_states(
+    conn: &mut Conn<'_>,
+    table: &str,
+    all_states: bool,
+) -> Result<Option<History>, sqlx::Error> {
     let backend = conn.backend();
     let applied_sql = format!(
         "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
@@ -56,6 +77,38 @@ pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<Hist
         Err(error) if is_undefined_table(&error) => return Ok(None),
         Err(error) => return Err(error),
     };
+    if !all_states {
+        // Byte-wise comparison, as `RunState::parse` compares: MySQL's default collation would take
+        // `APPLIED` for `applied`.
+        let state_differs = match backend {
+            Backend::MySql => "BINARY s.state <> 'applied'",
+            Backend::Postgres | Backend::Sqlite => "s.state <> 'applied'",
+        };
+        let mattering_sql = format!(
+            "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {table} r WHERE r.version = s.version)",
+            state_table(table),
+        );
+        let mattering: i64 = match each_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(mattering_sql)).fetch_one(&mut **c).await)
+        {
+            Ok(count) => count,
+            Err(error) if is_undefined_table(&error) => 0,
+            Err(error) => return Err(error),
+        };
+        if mattering == 0 {
+            return Ok(Some(History {
+                applied: applied
+                    .into_iter()
+                    .map(|(version, name, applied_on, checksum)| AppliedRow {
+                        version,
+                        name,
+                        applied_on,
+                        checksum,
+                    })
+                    .collect(),
+                states: Vec::new(),
+            }));
+        }
+    }
     let state_sql = format!(
         "SELECT {}, state, direction, {}, {}, {}, {}, completed_checksum, error, updated_on FROM {} ORDER BY version",
         bigint(backend, "version"),
