@@ -46,16 +46,28 @@ pub enum RunnerError {
 /// Where the runner crate for `package` lives: inside the workspace's target directory, so it is
 /// cached between runs and never inside the source tree.
 pub fn location(metadata: &Metadata, package: &Package) -> PathBuf {
-    metadata.target_directory.as_std_path().join("dbmigrate").join(format!("runner-{}", package.name))
+    metadata
+        .target_directory
+        .as_std_path()
+        .join("dbmigrate")
+        .join(format!("runner-{}", package.name))
 }
 
 /// Writes (or refreshes) the runner crate. Unchanged files are not rewritten so cargo's cache holds.
-pub fn write(metadata: &Metadata, package: &Package, revisions_dir: &Path, table: &str, width: &str) -> Result<PathBuf, RunnerError> {
+pub fn write(
+    metadata: &Metadata,
+    package: &Package,
+    revisions_dir: &Path,
+    table: &str,
+    width: &str,
+) -> Result<PathBuf, RunnerError> {
     let runtime = package
         .dependencies
         .iter()
         .find(|d| d.name == RUNTIME && d.kind == DependencyKind::Normal)
-        .ok_or_else(|| RunnerError::NoRuntimeDependency { package: package.name.to_string() })?;
+        .ok_or_else(|| RunnerError::NoRuntimeDependency {
+            package: package.name.to_string(),
+        })?;
     let dir = location(metadata, package);
     let mut manifest = String::new();
     let _ = writeln!(
@@ -68,7 +80,11 @@ pub fn write(metadata: &Metadata, package: &Package, revisions_dir: &Path, table
         toml_string(&revisions_dir.to_string_lossy()),
     );
     let mut has_tokio = false;
-    for dependency in package.dependencies.iter().filter(|d| d.kind == DependencyKind::Normal && !d.optional && d.target.is_none()) {
+    for dependency in package
+        .dependencies
+        .iter()
+        .filter(|d| d.kind == DependencyKind::Normal && !d.optional && d.target.is_none())
+    {
         let key = dependency.rename.as_deref().unwrap_or(&dependency.name);
         has_tokio |= key == "tokio";
         let mut features = dependency.features.clone();
@@ -78,12 +94,24 @@ pub fn write(metadata: &Metadata, package: &Package, revisions_dir: &Path, table
         if key == "tokio" {
             features.extend(["rt-multi-thread", "macros"].map(String::from));
         }
-        let _ = writeln!(manifest, "{} = {}", toml_key(key), dependency_spec(dependency, &features));
+        let _ = writeln!(
+            manifest,
+            "{} = {}",
+            toml_key(key),
+            dependency_spec(dependency, &features)
+        );
     }
     if !has_tokio {
-        let _ = writeln!(manifest, "tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }}");
+        let _ = writeln!(
+            manifest,
+            "tokio = {{ version = \"1\", features = [\"rt-multi-thread\", \"macros\"] }}"
+        );
     }
-    let _ = writeln!(manifest, "\n[build-dependencies]\n{RUNTIME} = {}", dependency_spec(runtime, &[]));
+    let _ = writeln!(
+        manifest,
+        "\n[build-dependencies]\n{RUNTIME} = {}",
+        dependency_spec(runtime, &[])
+    );
 
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
     write_if_changed(
@@ -131,7 +159,10 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), RunnerError> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
-    let io = |source| RunnerError::Io { path: path.to_path_buf(), source };
+    let io = |source| RunnerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
@@ -144,7 +175,14 @@ fn toml_string(text: &str) -> String {
 }
 
 fn toml_key(key: &str) -> String {
-    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') { key.to_string() } else { toml_string(key) }
+    if key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        key.to_string()
+    } else {
+        toml_string(key)
+    }
 }
 
 /// The inline table that reproduces a dependency as the package declared it.
@@ -152,15 +190,25 @@ fn dependency_spec(dependency: &cargo_metadata::Dependency, features: &[String])
     let mut fields = Vec::new();
     if let Some(path) = &dependency.path {
         fields.push(format!("path = {}", toml_string(path.as_str())));
-    } else if let Some(git) = dependency.source.as_ref().map(|s| s.repr.as_str()).and_then(|s| s.strip_prefix("git+")) {
-        let (url, rev) = git.split_once('#').map_or((git, None), |(u, r)| (u, Some(r)));
+    } else if let Some(git) = dependency
+        .source
+        .as_ref()
+        .map(|s| s.repr.as_str())
+        .and_then(|s| s.strip_prefix("git+"))
+    {
+        let (url, rev) = git
+            .split_once('#')
+            .map_or((git, None), |(u, r)| (u, Some(r)));
         let url = url.split('?').next().unwrap_or(url);
         fields.push(format!("git = {}", toml_string(url)));
         if let Some(rev) = rev {
             fields.push(format!("rev = {}", toml_string(rev)));
         }
     } else {
-        fields.push(format!("version = {}", toml_string(&dependency.req.to_string())));
+        fields.push(format!(
+            "version = {}",
+            toml_string(&dependency.req.to_string())
+        ));
     }
     if let Some(registry) = &dependency.registry {
         fields.push(format!("registry = {}", toml_string(registry)));
