@@ -95,10 +95,18 @@ pub struct Measured {
     pub longest_transaction: Option<Duration>,
 }
 
+/// Only contenders whose name contains this text run (`--only`, for profiling one of them).
+static ONLY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn run_only(name_part: String) {
+    let _ = ONLY.set(name_part);
+}
+
 /// Runs every contender once to warm up, then `rounds` times in alternation (so drift in the
-/// machine's load hits all of them alike), and returns the medians.
+/// machine's load hits all of them alike) and in a rotating order, and returns the medians.
 pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Result<Vec<Measured>> {
     let rounds = rounds.max(1);
+    let selected = |c: &Contender<'_>| ONLY.get().is_none_or(|part| c.name.contains(part.as_str()));
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
     for round in 0..=rounds {
         let what = if round == 0 {
@@ -106,7 +114,14 @@ pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Res
         } else {
             format!("round {round}/{rounds}")
         };
-        for (contender, samples) in contenders.iter_mut().zip(&mut samples) {
+        // Each round starts with the next contender, so none always runs right after the same
+        // one (after a database drop, say) or always first.
+        let count = contenders.len();
+        for index in (0..count).map(|i| (i + round) % count) {
+            let (contender, samples) = (&mut contenders[index], &mut samples[index]);
+            if !selected(contender) {
+                continue;
+            }
             eprint!("\r  {what}: {:<60}", contender.name);
             let sample = (contender.run)().map_err(|error| {
                 eprintln!();
@@ -121,6 +136,7 @@ pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Res
     Ok(contenders
         .iter()
         .zip(samples)
+        .filter(|(contender, _)| selected(contender))
         .map(|(contender, samples)| {
             let mut times: Vec<Duration> = samples.iter().map(|s| s.elapsed).collect();
             let mut longest: Vec<Duration> = samples

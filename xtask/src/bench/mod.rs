@@ -34,6 +34,10 @@ pub struct Args {
     /// Small sizes and 3 rounds, for a whole run in a few minutes (not written to BENCHMARKS.md).
     #[arg(long)]
     quick: bool,
+    /// Run only the contenders whose name contains this text (to profile one); not written to
+    /// BENCHMARKS.md.
+    #[arg(long)]
+    only: Option<String>,
     /// Rounds per contender after one warm-up round [default: 5].
     #[arg(long)]
     rounds: Option<usize>,
@@ -174,6 +178,7 @@ impl Args {
         } == PUBLISHED
             && sizes.rounds >= 3
             && self.backends.is_empty()
+            && self.only.is_none()
     }
 
     /// The command line that reproduces this run.
@@ -218,6 +223,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let sizes = args.sizes();
     let workloads = args.workloads();
+    if let Some(only) = &args.only {
+        measure::run_only(only.clone());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
