@@ -520,10 +520,11 @@ impl<'m> Migrator<'m> {
     }
 
     fn verify(&self, history: &History) -> Verification {
-        Verification::of(
+        Verification::with_checksums(
             self.migrations.graph(),
             self.migrations.version_width(),
             history,
+            |revision| self.migrations.checksum(revision),
         )
     }
 
