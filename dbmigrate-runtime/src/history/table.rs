@@ -229,24 +229,61 @@ pub(crate) async fn delete(
     Ok(())
 }
 
-/// Writes (inserts or replaces) the side table's row for a revision.
-pub(crate) async fn write_state(
+/// Writes refinery's row for a revision just applied and its side-table row, in the caller's
+/// transaction. PostgreSQL takes both in one statement (one round trip per revision fewer); the
+/// rows written are the same on every backend.
+pub(crate) async fn record_applied(
     conn: &mut Conn<'_>,
     table: &str,
-    row: &StateRow,
+    width: VersionWidth,
+    applied: &AppliedRow,
+    state: &StateRow,
 ) -> Result<(), sqlx::Error> {
-    let backend = conn.backend();
-    const UPDATED: [&str; 9] = [
-        "state",
-        "direction",
-        "execution_ms",
-        "statement_index",
-        "statement_count",
-        "statement_line",
-        "completed_checksum",
-        "error",
-        "updated_on",
-    ];
+    match conn {
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(c) => {
+            // A data-modifying WITH runs exactly once, whether or not the main statement reads it.
+            let sql = crate::sql::placeholders(
+                &format!(
+                    "WITH applied AS (INSERT INTO {table} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)) {}",
+                    state_upsert_sql(Backend::Postgres, table)
+                ),
+                Backend::Postgres,
+            );
+            let query = sqlx::query(AssertSqlSafe(sql));
+            let query = match width {
+                VersionWidth::I32 => query.bind(i32::try_from(applied.version).unwrap_or(i32::MAX)),
+                VersionWidth::I64 => query.bind(applied.version),
+            };
+            let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
+            query
+                .bind(&applied.name)
+                .bind(&applied.applied_on)
+                .bind(&applied.checksum)
+                .bind(state.version)
+                .bind(state.state.unwrap_or(RunState::Failed).as_str())
+                .bind(&state.direction)
+                .bind(state.execution_ms)
+                .bind(int(state.statement_index))
+                .bind(int(state.statement_count))
+                .bind(int(state.statement_line))
+                .bind(&state.completed_checksum)
+                .bind(&state.error)
+                .bind(&state.updated_on)
+                .execute(&mut **c)
+                .await?;
+            Ok(())
+        }
+        #[allow(unreachable_patterns)]
+        _ => {
+            insert_applied(conn, table, width, applied).await?;
+            write_state(conn, table, state).await
+        }
+    }
+}
+
+/// The side table's upsert, with `?` placeholders: version and the [`UPDATED`] columns.
+fn state_upsert_sql(backend: Backend, table: &str) -> String {
     let assignments: Vec<String> = UPDATED
         .iter()
         .map(|column| match backend {
@@ -258,12 +295,35 @@ pub(crate) async fn write_state(
         Backend::MySql => "ON DUPLICATE KEY UPDATE",
         Backend::Postgres | Backend::Sqlite => "ON CONFLICT (version) DO UPDATE SET",
     };
-    let sql = format!(
+    format!(
         "INSERT INTO {} (version, {}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {upsert} {}",
         state_table(table),
         UPDATED.join(", "),
         assignments.join(", ")
-    );
+    )
+}
+
+/// The side table's columns an upsert writes besides the version.
+const UPDATED: [&str; 9] = [
+    "state",
+    "direction",
+    "execution_ms",
+    "statement_index",
+    "statement_count",
+    "statement_line",
+    "completed_checksum",
+    "error",
+    "updated_on",
+];
+
+/// Writes (inserts or replaces) the side table's row for a revision.
+pub(crate) async fn write_state(
+    conn: &mut Conn<'_>,
+    table: &str,
+    row: &StateRow,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    let sql = state_upsert_sql(backend, table);
     let sql = crate::sql::placeholders(&sql, backend);
     let state_text = row.state.unwrap_or(RunState::Failed).as_str();
     let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());

@@ -165,13 +165,6 @@ impl Runner<'_, '_> {
         let width = self.migrator.migrations.version_width();
         match self.direction {
             Direction::Upgrade => {
-                history::table::insert_applied(
-                    conn,
-                    table,
-                    width,
-                    &applied_row(self.revision, width),
-                )
-                .await?;
                 let state = StateRow {
                     version: self.revision.version,
                     state: Some(RunState::Applied),
@@ -186,7 +179,8 @@ impl Runner<'_, '_> {
                     error: None,
                     updated_on: now_rfc3339(),
                 };
-                history::table::write_state(conn, table, &state).await
+                let applied = applied_row(self.revision, width);
+                history::table::record_applied(conn, table, width, &applied, &state).await
             }
             Direction::Downgrade => {
                 history::table::delete(conn, table, width, self.revision.version).await
