@@ -93,6 +93,8 @@ pub struct Measured {
     pub slowest: Duration,
     pub rows: Option<u64>,
     pub longest_transaction: Option<Duration>,
+    /// How many rounds were measured.
+    pub rounds: usize,
 }
 
 /// Only contenders whose name contains this text run (`--only`, for profiling one of them).
@@ -151,6 +153,7 @@ pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Res
                 slowest: times[times.len() - 1],
                 rows: samples.iter().find_map(|s| s.rows),
                 longest_transaction: (!longest.is_empty()).then(|| median(&mut longest)),
+                rounds: samples.len(),
             }
         })
         .collect())
@@ -309,7 +312,8 @@ impl Table {
     }
 
     /// The table in markdown, for BENCHMARKS.md.
-    pub fn markdown(&self, rounds: usize) -> String {
+    pub fn markdown(&self) -> String {
+        let rounds = self.results.iter().map(|m| m.rounds).max().unwrap_or(0);
         let with_rows = self.results.iter().any(|m| m.rows.is_some());
         let with_longest = self.results.iter().any(|m| m.longest_transaction.is_some());
         let ours = self.best(Role::Ours).map(|m| m.median);
@@ -439,6 +443,7 @@ mod tests {
             slowest: d,
             rows: None,
             longest_transaction: None,
+            rounds: 5,
         }
     }
 
@@ -489,7 +494,7 @@ mod tests {
         assert_eq!(verdicts[0].met(), Some(true));
         assert!((verdicts[1].ratio - 1.2).abs() < 1e-9);
         assert_eq!(verdicts[1].met(), Some(false));
-        let markdown = table.markdown(5);
+        let markdown = table.markdown();
         assert!(
             markdown.contains("| fast peer | peer | 60.00 ms |"),
             "{markdown}"

@@ -325,7 +325,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.command_line()
         );
         for table in tables {
-            body.push_str(&table.markdown(sizes.rounds));
+            body.push_str(&table.markdown());
         }
         crate::report::replace_section(&report, workload.section(), &body)?;
     }
