@@ -255,6 +255,7 @@ impl RevisionGraph {
 
     /// Whether a revision in `versions` revises `version` directly (what [`RevisionGraph::children`]
     /// answers, without collecting them).
+    #[cfg(feature = "__apply")]
     pub(crate) fn has_child_in(&self, version: i64, versions: &BTreeSet<i64>) -> bool {
         self.index.get(&version).is_some_and(|&i| {
             self.children[i]

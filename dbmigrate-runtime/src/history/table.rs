@@ -71,7 +71,7 @@ async fn read_with_states(
         "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
         bigint(backend, "version")
     );
-    let applied: Vec<(i64, Option<String>, Option<String>, Option<String>)> = match each_conn!(conn, c => {
+    let applied: Vec<AppliedTuple> = match each_conn!(conn, c => {
         match sqlx::query(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await {
             Ok(rows) => decode_applied(&rows, backend != Backend::Sqlite),
             Err(error) => Err(error),
@@ -183,6 +183,9 @@ async fn read_with_states(
     }))
 }
 
+/// A row of refinery's table: version, name, applied_on, checksum.
+type AppliedTuple = (i64, Option<String>, Option<String>, Option<String>);
+
 /// Decodes refinery's rows as `query_as` would. Where every value of a column has the column's type
 /// (PostgreSQL, MySQL; not SQLite, whose values each carry their own), the type check runs on the
 /// first non-NULL value of each column only: checking 500 rows again and again was a tenth of a
@@ -190,7 +193,7 @@ async fn read_with_states(
 fn decode_applied<R: sqlx::Row>(
     rows: &[R],
     typed_columns: bool,
-) -> Result<Vec<(i64, Option<String>, Option<String>, Option<String>)>, sqlx::Error>
+) -> Result<Vec<AppliedTuple>, sqlx::Error>
 where
     usize: sqlx::ColumnIndex<R>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
