@@ -1,7 +1,6 @@
 //! A pool whose backend is chosen at run time from a URL: what the CLI connects with, where the
 //! application would pass its own typed sqlx pool.
 
-use std::future::Future;
 use std::time::Duration;
 
 use super::Backend;
@@ -119,16 +118,14 @@ impl BackendPool {
 impl super::session::sealed::Sealed for BackendPool {}
 
 impl Pool for BackendPool {
-    fn acquire_session(&self) -> impl Future<Output = Result<Session, sqlx::Error>> + Send {
-        async move {
-            match self {
-                #[cfg(feature = "postgres")]
-                Self::Postgres(p) => p.acquire_session().await,
-                #[cfg(feature = "mysql")]
-                Self::MySql(p) => p.acquire_session().await,
-                #[cfg(feature = "sqlite")]
-                Self::Sqlite(p) => p.acquire_session().await,
-            }
+    async fn acquire_session(&self) -> Result<Session, sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.acquire_session().await,
+            #[cfg(feature = "mysql")]
+            Self::MySql(p) => p.acquire_session().await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(p) => p.acquire_session().await,
         }
     }
 }

@@ -92,7 +92,7 @@ where
             }
             buffer = Vec::with_capacity(CHUNK + 4096);
         }
-        if count % REPORT_EVERY == 0 {
+        if count.is_multiple_of(REPORT_EVERY) {
             let elapsed = started.elapsed();
             let progress = super::Progress {
                 version: cx.version,
@@ -116,11 +116,11 @@ where
         let _ = copy.abort(failure.to_string()).await;
         return Err(failure);
     }
-    if !buffer.is_empty() {
-        if let Err(error) = copy.send(buffer).await {
-            let _ = copy.abort(error.to_string()).await;
-            return Err(database(error));
-        }
+    if !buffer.is_empty()
+        && let Err(error) = copy.send(buffer).await
+    {
+        let _ = copy.abort(error.to_string()).await;
+        return Err(database(error));
     }
     let inserted = copy.finish().await.map_err(database)?;
     Ok(inserted)

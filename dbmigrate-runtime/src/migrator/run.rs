@@ -349,7 +349,6 @@ impl Runner<'_, '_> {
                     .map_err(|e| self.database(e))?;
                 let mut cx = Context::new(conn.reborrow(), self.scope(revision, false));
                 if let Err(error) = step(&mut cx).await {
-                    drop(cx);
                     let failed = self.state(RunState::Failed, None, &[], Some(error.to_string()));
                     let _ = history::table::write_state(&mut conn, &table, &failed).await;
                     // Whatever the step committed stays; the side table says so.
@@ -433,7 +432,6 @@ pub(super) async fn resolve(
                 applied.insert(version);
                 steps.push(step_report(revision, Duration::ZERO));
             }
-            drop(conn);
             tx.commit()
                 .await
                 .map_err(Error::database("committing the resolve"))?;

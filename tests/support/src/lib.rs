@@ -313,6 +313,8 @@ impl Drop for Database {
 
 /// Expands to one `#[tokio::test]` per server, each running `$body` with `$db` bound to
 /// `crate::support::TestDb::new(server).await` (each test suite defines its own `TestDb`).
+// `crate` here is meant as the calling test crate, whose own `support::TestDb` the tests use.
+#[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! on_every_backend {
     ($(#[$attr:meta])* async fn $name:ident($db:ident) $body:block) => {
