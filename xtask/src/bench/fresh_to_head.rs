@@ -53,17 +53,17 @@ pub fn run(
         let mut contenders = vec![
             Contender::new("ours: parse + upgrade()", Role::Ours, || {
                 with_fresh_database(runtime, server, async |scratch| {
-                    ours_to_head(server, &scratch, ours_files, count).await
+                    ours_to_head(server, scratch, ours_files, count).await
                 })
             }),
             Contender::new("refinery 0.10", Role::Peer, || {
                 with_fresh_database(runtime, server, async |scratch| {
-                    refinery_to_head(server, &scratch, revisions).await
+                    refinery_to_head(server, scratch, revisions).await
                 })
             }),
             Contender::new("sqlx 0.9 Migrator::run", Role::Peer, || {
                 with_fresh_database(runtime, server, async |scratch| {
-                    sqlx_to_head(server, &scratch, sqlx_migrator).await
+                    sqlx_to_head(server, scratch, sqlx_migrator).await
                 })
             }),
             Contender::new(limit_name(server), Role::Limit, || {

@@ -150,10 +150,12 @@ fn measure(
             },
         ),
         Contender::new("refinery 0.10: Runner::run_async", Role::Peer, || {
+            let mut client = refinery_client.borrow_mut();
+            let client = &mut *client;
             runtime.block_on(async {
                 let started = Instant::now();
                 let report = refinery::Runner::new(&refinery_migrations)
-                    .run_async(&mut *refinery_client.borrow_mut())
+                    .run_async(client)
                     .await?;
                 let elapsed = started.elapsed();
                 ensure!(
@@ -167,12 +169,12 @@ fn measure(
             "refinery, every call: build migrations + run",
             Role::Context,
             || {
+                let mut client = refinery_client.borrow_mut();
+                let client = &mut *client;
                 runtime.block_on(async {
                     let started = Instant::now();
                     let migrations = revisions.refinery()?;
-                    let report = refinery::Runner::new(&migrations)
-                        .run_async(&mut *refinery_client.borrow_mut())
-                        .await?;
+                    let report = refinery::Runner::new(&migrations).run_async(client).await?;
                     let elapsed = started.elapsed();
                     ensure!(
                         report.applied_migrations().is_empty(),
