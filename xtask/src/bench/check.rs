@@ -100,7 +100,7 @@ fn missing_check(cli: &Path) -> anyhow::Result<Option<String>> {
         return Ok(Some(format!(
             "the `cargo-dbmigrate` built from this tree does not implement `check --dir` \
              (`cargo-dbmigrate dbmigrate check --help` exited with {} and printed {} bytes, none naming `--dir`); \
-             the figures below are Alembic's and the limit's only, and the comparison waits for the CLI",
+             these figures are Alembic's and the limit's only, and the comparison waits for the CLI",
             help.status,
             help_text.len()
         )));
@@ -118,7 +118,7 @@ fn missing_check(cli: &Path) -> anyhow::Result<Option<String>> {
     if verdict.status.success() {
         return Ok(Some(
             "`cargo-dbmigrate dbmigrate check` accepted a revision whose parent is missing, so it does not \
-             really check yet; the figures below are Alembic's and the limit's only"
+             really check yet; these figures are Alembic's and the limit's only"
                 .to_string(),
         ));
     }

@@ -369,7 +369,19 @@ impl Table {
             "\nMedians of {rounds} rounds after a warm-up round; contenders alternate within each round."
         );
         if let Some(reason) = &self.ours_missing {
-            let _ = writeln!(out, "\n**Ours was not measured:** {reason}");
+            let _ = writeln!(out, "\n**Ours was not measured:** {reason}.");
+            for (against, bound) in [
+                ("best peer", self.targets.vs_best_peer),
+                ("limit", self.targets.vs_limit),
+            ] {
+                if let Some(bound) = bound {
+                    let _ = writeln!(
+                        out,
+                        "- ours / {against}: target {}: **not measured**",
+                        bound.describe()
+                    );
+                }
+            }
         }
         for verdict in self.verdicts() {
             let target = match (verdict.bound, verdict.met()) {
