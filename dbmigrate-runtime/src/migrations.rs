@@ -1,12 +1,14 @@
 //! A validated revision set ready to apply: the graph, the history table it is recorded in, and the
 //! compiled Rust steps. Built from the copy embedded in a binary or from a directory on disk.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::config::Config;
 use crate::error::Problems;
 use crate::graph::RevisionGraph;
-use crate::revision::{RevisionSource, VersionWidth, load_directory, parse_sources};
+use crate::revision::{Revision, RevisionSource, VersionWidth, load_directory, parse_sources};
 
 /// Every revision of an application, validated with the same checks as `cargo dbmigrate check`.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct Migrations {
     table: String,
     #[cfg(feature = "__apply")]
     steps: Vec<crate::data::RustStep>,
+    /// Each revision's refinery checksum, computed on first use: every upgrade verifies all of them.
+    checksums: OnceLock<HashMap<i64, u64>>,
 }
 
 impl Migrations {
@@ -27,6 +31,7 @@ impl Migrations {
             table: table.into(),
             #[cfg(feature = "__apply")]
             steps: Vec::new(),
+            checksums: OnceLock::new(),
         }
     }
 
@@ -65,6 +70,29 @@ impl Migrations {
     #[cfg(feature = "__apply")]
     pub fn rust_step(&self, version: i64) -> Option<&crate::data::RustStep> {
         self.steps.iter().find(|s| s.version == version)
+    }
+
+    /// refinery's checksum of one of these revisions in this set's version width, hashed once per set.
+    pub fn checksum(&self, revision: &Revision) -> u64 {
+        let checksums = self.checksums.get_or_init(|| {
+            self.graph
+                .revisions()
+                .iter()
+                .map(|r| (r.version, r.checksum(self.width)))
+                .collect()
+        });
+        match checksums.get(&revision.version) {
+            // The graph holds one revision per version, so the version names the same text.
+            Some(&checksum)
+                if self
+                    .graph
+                    .get(revision.version)
+                    .is_some_and(|r| std::ptr::eq(r, revision)) =>
+            {
+                checksum
+            }
+            _ => revision.checksum(self.width),
+        }
     }
 
     /// The revision graph.

@@ -253,6 +253,17 @@ impl RevisionGraph {
             .collect()
     }
 
+    /// Whether a revision in `versions` revises `version` directly (what [`RevisionGraph::children`]
+    /// answers, without collecting them).
+    #[cfg(feature = "__apply")]
+    pub(crate) fn has_child_in(&self, version: i64, versions: &BTreeSet<i64>) -> bool {
+        self.index.get(&version).is_some_and(|&i| {
+            self.children[i]
+                .iter()
+                .any(|&child| versions.contains(&self.revisions[child].version))
+        })
+    }
+
     /// Revisions that revise nothing, by version.
     pub fn bases(&self) -> Vec<&Revision> {
         (0..self.revisions.len())

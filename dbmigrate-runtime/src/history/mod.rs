@@ -173,6 +173,16 @@ pub struct Verification {
 impl Verification {
     /// Compares `history` with the revision files of `graph`.
     pub fn of(graph: &RevisionGraph, width: VersionWidth, history: &History) -> Self {
+        Self::with_checksums(graph, width, history, |revision| revision.checksum(width))
+    }
+
+    /// [`Verification::of`] with each revision's checksum from `checksum` (a cache of them).
+    pub(crate) fn with_checksums(
+        graph: &RevisionGraph,
+        width: VersionWidth,
+        history: &History,
+        checksum: impl Fn(&Revision) -> u64,
+    ) -> Self {
         let mut verification = Self::default();
         let applied: BTreeMap<i64, &AppliedRow> =
             history.applied.iter().map(|r| (r.version, r)).collect();
@@ -186,7 +196,7 @@ impl Verification {
             match graph.get(row.version) {
                 None => verification.missing_files.push(row.clone()),
                 Some(revision) => {
-                    let checksum = revision.checksum(width).to_string();
+                    let checksum = checksum(revision).to_string();
                     if row.name.as_deref() != Some(revision.name.as_str())
                         || row.checksum.as_deref() != Some(&checksum)
                     {

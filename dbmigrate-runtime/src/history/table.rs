@@ -16,9 +16,6 @@ fn bigint(backend: Backend, expr: &str) -> String {
     }
 }
 
-/// A row of refinery's table as read: version, name, applied_on, checksum.
-type AppliedTuple = (i64, Option<String>, Option<String>, Option<String>);
-
 /// Whether the error says a table does not exist.
 pub(crate) fn is_undefined_table(error: &sqlx::Error) -> bool {
     let Some(database) = error.as_database_error() else {
@@ -48,17 +45,74 @@ pub(crate) async fn ensure(
 /// Reads both tables; `None` when refinery's table does not exist yet. A missing side table (a
 /// database only refinery has migrated) reads as empty.
 pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<History>, sqlx::Error> {
+    read_with_states(conn, table, true).await
+}
+
+/// What an upgrade needs to decide whether it has anything to do: refinery's rows in full, and the
+/// side table's rows only if one of them matters to that decision: a revision that is unfinished, or
+/// recorded as applied while its refinery row is gone. Otherwise the history comes back without side
+/// rows, which compares with the files exactly as the full history does (the side rows of finished
+/// revisions whose refinery row is in place never make a difference), at the cost of one row read
+/// from the side table instead of all of them.
+pub(crate) async fn read_for_upgrade(
+    conn: &mut Conn<'_>,
+    table: &str,
+) -> Result<Option<History>, sqlx::Error> {
+    read_with_states(conn, table, false).await
+}
+
+async fn read_with_states(
+    conn: &mut Conn<'_>,
+    table: &str,
+    all_states: bool,
+) -> Result<Option<History>, sqlx::Error> {
     let backend = conn.backend();
     let applied_sql = format!(
         "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
         bigint(backend, "version")
     );
-    let applied: Vec<AppliedTuple> = match each_conn!(conn, c => sqlx::query_as(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await)
-    {
+    let applied: Vec<AppliedTuple> = match each_conn!(conn, c => {
+        match sqlx::query(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await {
+            Ok(rows) => decode_applied(&rows, backend != Backend::Sqlite),
+            Err(error) => Err(error),
+        }
+    }) {
         Ok(rows) => rows,
         Err(error) if is_undefined_table(&error) => return Ok(None),
         Err(error) => return Err(error),
     };
+    if !all_states {
+        // Byte-wise comparison, as `RunState::parse` compares: MySQL's default collation would take
+        // `APPLIED` for `applied`.
+        let state_differs = match backend {
+            Backend::MySql => "BINARY s.state <> 'applied'",
+            Backend::Postgres | Backend::Sqlite => "s.state <> 'applied'",
+        };
+        let mattering_sql = format!(
+            "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {table} r WHERE r.version = s.version)",
+            state_table(table),
+        );
+        let mattering: i64 = match each_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(mattering_sql)).fetch_one(&mut **c).await)
+        {
+            Ok(count) => count,
+            Err(error) if is_undefined_table(&error) => 0,
+            Err(error) => return Err(error),
+        };
+        if mattering == 0 {
+            return Ok(Some(History {
+                applied: applied
+                    .into_iter()
+                    .map(|(version, name, applied_on, checksum)| AppliedRow {
+                        version,
+                        name,
+                        applied_on,
+                        checksum,
+                    })
+                    .collect(),
+                states: Vec::new(),
+            }));
+        }
+    }
     let state_sql = format!(
         "SELECT {}, state, direction, {}, {}, {}, {}, completed_checksum, error, updated_on FROM {} ORDER BY version",
         bigint(backend, "version"),
@@ -129,6 +183,53 @@ pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<Hist
     }))
 }
 
+/// A row of refinery's table: version, name, applied_on, checksum.
+type AppliedTuple = (i64, Option<String>, Option<String>, Option<String>);
+
+/// Decodes refinery's rows as `query_as` would. Where every value of a column has the column's type
+/// (PostgreSQL, MySQL; not SQLite, whose values each carry their own), the type check runs on the
+/// first non-NULL value of each column only: checking 500 rows again and again was a tenth of a
+/// no-op upgrade. A column of the wrong type fails as before, at its first value.
+fn decode_applied<R: sqlx::Row>(
+    rows: &[R],
+    typed_columns: bool,
+) -> Result<Vec<AppliedTuple>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use sqlx::ValueRef as _;
+    // Whether column i's type was checked on a non-NULL value.
+    let mut checked = [false; 4];
+    let text =
+        |row: &R, i: usize, checked: &mut [bool; 4]| -> Result<Option<String>, sqlx::Error> {
+            if typed_columns && checked[i] {
+                return row.try_get_unchecked(i);
+            }
+            let value: Option<String> = row.try_get(i)?;
+            checked[i] = typed_columns && !row.try_get_raw(i)?.is_null();
+            Ok(value)
+        };
+    rows.iter()
+        .map(|row| {
+            let version: i64 = if typed_columns && checked[0] {
+                row.try_get_unchecked(0)?
+            } else {
+                let version = row.try_get(0)?;
+                checked[0] = typed_columns;
+                version
+            };
+            Ok((
+                version,
+                text(row, 1, &mut checked)?,
+                text(row, 2, &mut checked)?,
+                text(row, 3, &mut checked)?,
+            ))
+        })
+        .collect()
+}
+
 /// Writes refinery's row for an applied revision.
 pub(crate) async fn insert_applied(
     conn: &mut Conn<'_>,
@@ -179,24 +280,61 @@ pub(crate) async fn delete(
     Ok(())
 }
 
-/// Writes (inserts or replaces) the side table's row for a revision.
-pub(crate) async fn write_state(
+/// Writes refinery's row for a revision just applied and its side-table row, in the caller's
+/// transaction. PostgreSQL takes both in one statement (one round trip per revision fewer); the
+/// rows written are the same on every backend.
+pub(crate) async fn record_applied(
     conn: &mut Conn<'_>,
     table: &str,
-    row: &StateRow,
+    width: VersionWidth,
+    applied: &AppliedRow,
+    state: &StateRow,
 ) -> Result<(), sqlx::Error> {
-    let backend = conn.backend();
-    const UPDATED: [&str; 9] = [
-        "state",
-        "direction",
-        "execution_ms",
-        "statement_index",
-        "statement_count",
-        "statement_line",
-        "completed_checksum",
-        "error",
-        "updated_on",
-    ];
+    match conn {
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(c) => {
+            // A data-modifying WITH runs exactly once, whether or not the main statement reads it.
+            let sql = crate::sql::placeholders(
+                &format!(
+                    "WITH applied AS (INSERT INTO {table} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)) {}",
+                    state_upsert_sql(Backend::Postgres, table)
+                ),
+                Backend::Postgres,
+            );
+            let query = sqlx::query(AssertSqlSafe(sql));
+            let query = match width {
+                VersionWidth::I32 => query.bind(i32::try_from(applied.version).unwrap_or(i32::MAX)),
+                VersionWidth::I64 => query.bind(applied.version),
+            };
+            let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
+            query
+                .bind(&applied.name)
+                .bind(&applied.applied_on)
+                .bind(&applied.checksum)
+                .bind(state.version)
+                .bind(state.state.unwrap_or(RunState::Failed).as_str())
+                .bind(&state.direction)
+                .bind(state.execution_ms)
+                .bind(int(state.statement_index))
+                .bind(int(state.statement_count))
+                .bind(int(state.statement_line))
+                .bind(&state.completed_checksum)
+                .bind(&state.error)
+                .bind(&state.updated_on)
+                .execute(&mut **c)
+                .await?;
+            Ok(())
+        }
+        #[allow(unreachable_patterns)]
+        _ => {
+            insert_applied(conn, table, width, applied).await?;
+            write_state(conn, table, state).await
+        }
+    }
+}
+
+/// The side table's upsert, with `?` placeholders: version and the [`UPDATED`] columns.
+fn state_upsert_sql(backend: Backend, table: &str) -> String {
     let assignments: Vec<String> = UPDATED
         .iter()
         .map(|column| match backend {
@@ -208,12 +346,35 @@ pub(crate) async fn write_state(
         Backend::MySql => "ON DUPLICATE KEY UPDATE",
         Backend::Postgres | Backend::Sqlite => "ON CONFLICT (version) DO UPDATE SET",
     };
-    let sql = format!(
+    format!(
         "INSERT INTO {} (version, {}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {upsert} {}",
         state_table(table),
         UPDATED.join(", "),
         assignments.join(", ")
-    );
+    )
+}
+
+/// The side table's columns an upsert writes besides the version.
+const UPDATED: [&str; 9] = [
+    "state",
+    "direction",
+    "execution_ms",
+    "statement_index",
+    "statement_count",
+    "statement_line",
+    "completed_checksum",
+    "error",
+    "updated_on",
+];
+
+/// Writes (inserts or replaces) the side table's row for a revision.
+pub(crate) async fn write_state(
+    conn: &mut Conn<'_>,
+    table: &str,
+    row: &StateRow,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    let sql = state_upsert_sql(backend, table);
     let sql = crate::sql::placeholders(&sql, backend);
     let state_text = row.state.unwrap_or(RunState::Failed).as_str();
     let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());

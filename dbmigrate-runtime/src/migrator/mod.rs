@@ -158,8 +158,13 @@ impl<'m> Migrator<'m> {
             .graph()
             .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
-        // Without the lock: done already, or (dry run) only looking.
-        if let Some(history) = self.read(&mut session).await? {
+        // Without the lock: done already, or (dry run) only looking. This read leaves out the side
+        // table's rows unless one of them changes the verdict (see `read_for_upgrade`); the locked
+        // path below reads everything again.
+        let history = history::table::read_for_upgrade(&mut session.conn(), &self.table)
+            .await
+            .map_err(Error::database(format!("reading `{}`", self.table)))?;
+        if let Some(history) = history {
             let verification = self.verify(&history);
             let applied = history.applied_versions();
             let plan = self
@@ -525,10 +530,11 @@ impl<'m> Migrator<'m> {
     }
 
     fn verify(&self, history: &History) -> Verification {
-        Verification::of(
+        Verification::with_checksums(
             self.migrations.graph(),
             self.migrations.version_width(),
             history,
+            |revision| self.migrations.checksum(revision),
         )
     }
 

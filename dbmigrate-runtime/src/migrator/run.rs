@@ -165,13 +165,6 @@ impl Runner<'_, '_> {
         let width = self.migrator.migrations.version_width();
         match self.direction {
             Direction::Upgrade => {
-                history::table::insert_applied(
-                    conn,
-                    table,
-                    width,
-                    &applied_row(self.revision, width),
-                )
-                .await?;
                 let state = StateRow {
                     version: self.revision.version,
                     state: Some(RunState::Applied),
@@ -186,7 +179,8 @@ impl Runner<'_, '_> {
                     error: None,
                     updated_on: now_rfc3339(),
                 };
-                history::table::write_state(conn, table, &state).await
+                let applied = applied_row(self.revision, width);
+                history::table::record_applied(conn, table, width, &applied, &state).await
             }
             Direction::Downgrade => {
                 history::table::delete(conn, table, width, self.revision.version).await
@@ -202,6 +196,25 @@ impl Runner<'_, '_> {
     ) -> Result<StepReport, Box<RevisionFailure>> {
         let mut tx = session.conn().begin().await.map_err(|e| self.database(e))?;
         let outcome = match &work {
+            // PostgreSQL: every statement in one round trip; the server stops at the first that
+            // fails and reports how many completed, which names the failing one as precisely.
+            #[cfg(feature = "postgres")]
+            Work::Sql(statements)
+                if statements.len() > 1 && tx.conn().backend() == Backend::Postgres =>
+            {
+                let texts: Vec<&str> = statements.iter().map(|s| s.text.as_str()).collect();
+                match tx.conn().execute_batch_postgres(&texts).await {
+                    Ok(()) => Ok(()),
+                    Err((completed, error)) => Err(self.failure(
+                        Some(Self::failed_statement(
+                            statements,
+                            completed.min(statements.len() - 1),
+                        )),
+                        FailureCause::Database(error),
+                        Committed::Nothing,
+                    )),
+                }
+            }
             Work::Sql(statements) => {
                 let mut outcome = Ok(());
                 for (index, statement) in statements.iter().enumerate() {

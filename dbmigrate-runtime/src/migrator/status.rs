@@ -68,13 +68,7 @@ pub(crate) fn current_heads(graph: &RevisionGraph, applied: &BTreeSet<i64>) -> V
     applied
         .iter()
         .copied()
-        .filter(|&version| {
-            graph.get(version).is_some()
-                && graph
-                    .children(version)
-                    .iter()
-                    .all(|child| !applied.contains(&child.version))
-        })
+        .filter(|&version| graph.get(version).is_some() && !graph.has_child_in(version, applied))
         .collect()
 }
 

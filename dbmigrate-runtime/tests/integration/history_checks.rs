@@ -117,6 +117,27 @@ on_every_backend! {
 }
 
 on_every_backend! {
+    async fn an_upgrade_with_nothing_to_do_still_sees_the_side_rows_that_matter(db) {
+        // The no-op upgrade reads the side table only when a row there changes the verdict.
+        let migrations = revisions(&[ONE, TWO]);
+        Migrator::new(&migrations).upgrade(&db.pool).await.unwrap();
+        // Only the side table says revision 2 is not finished, in a spelling MySQL's collation would
+        // take for `applied`.
+        db.execute("UPDATE refinery_schema_history_dbmigrate SET state = 'APPLIED' WHERE version = 2").await;
+        let error = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        let unfinished = &mismatch(&error).verification.unfinished;
+        assert_eq!(unfinished.iter().map(|s| s.version).collect::<Vec<_>>(), [2]);
+        // A side row recording revision 7 as applied, with no refinery row: it was deleted by hand.
+        db.execute("UPDATE refinery_schema_history_dbmigrate SET state = 'applied' WHERE version = 2").await;
+        db.execute("INSERT INTO refinery_schema_history_dbmigrate (version, state, updated_on) VALUES (7, 'applied', '2026-01-01T00:00:00Z')").await;
+        let error = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        assert_eq!(mismatch(&error).verification.rows_deleted, [7]);
+        db.execute("DELETE FROM refinery_schema_history_dbmigrate WHERE version = 7").await;
+        assert!(Migrator::new(&migrations).upgrade(&db.pool).await.unwrap().steps.is_empty());
+    }
+}
+
+on_every_backend! {
     async fn a_deleted_row_is_resolved_without_running_the_revision_again(db) {
         let migrations = revisions(&[ONE, TWO]);
         Migrator::new(&migrations).upgrade(&db.pool).await.unwrap();

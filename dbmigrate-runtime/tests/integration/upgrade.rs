@@ -115,6 +115,27 @@ on_every_backend! {
 }
 
 on_every_backend! {
+    async fn the_failing_statement_is_named_among_several_with_comments_around_them(db) {
+        // PostgreSQL sends a revision's statements in one round trip: the one named must still be
+        // exactly the one that failed, whatever the comments around the statements.
+        let broken = (
+            "V3__three_teams.sql",
+            "-- Revises: 2\nINSERT INTO teams (id, name) VALUES (2, 'blue'); -- the second team\n\
+             /* the same id again */ INSERT INTO teams (id, name) VALUES (2, 'again');\n\
+             INSERT INTO teams (id, name) VALUES (3, 'green')\n-- no semicolon after the last one\n",
+        );
+        let migrations = revisions(&[USERS, TEAMS, broken]);
+        let error = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        let Error::Revision(failure) = &error else { panic!("{error}") };
+        let statement = failure.statement.as_ref().unwrap();
+        assert_eq!((statement.index, statement.count, statement.line), (2, 3, 3));
+        assert_eq!(statement.text, "INSERT INTO teams (id, name) VALUES (2, 'again')");
+        assert_eq!(db.integer("SELECT COUNT(*) FROM teams").await, 1);
+        assert_eq!(db.applied_versions().await, [1, 2]);
+    }
+}
+
+on_every_backend! {
     async fn a_failing_ddl_revision_leaves_no_trace_where_ddl_is_transactional(db) {
         let broken = (
             "V3__two_tables.sql",
