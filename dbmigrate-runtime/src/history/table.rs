@@ -2,7 +2,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{AppliedRow, History, RunState, StateRow};
+use super::{AppliedRef, AppliedRow, History, RunState, StateRow};
 use crate::backend::session::{Conn, each_conn};
 use crate::backend::{Backend, state_table};
 use crate::revision::VersionWidth;
@@ -45,74 +45,80 @@ pub(crate) async fn ensure(
 /// Reads both tables; `None` when refinery's table does not exist yet. A missing side table (a
 /// database only refinery has migrated) reads as empty.
 pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<History>, sqlx::Error> {
-    read_with_states(conn, table, true).await
+    let states = read_states(conn, table).await?;
+    let applied = with_applied_rows(conn, table, |rows| {
+        rows.iter().map(|r| r.to_row()).collect()
+    })
+    .await?;
+    Ok(applied.map(|applied| History { applied, states }))
 }
 
-/// What an upgrade needs to decide whether it has anything to do: refinery's rows in full, and the
-/// side table's rows only if one of them matters to that decision: a revision that is unfinished, or
-/// recorded as applied while its refinery row is gone. Otherwise the history comes back without side
-/// rows, which compares with the files exactly as the full history does (the side rows of finished
-/// revisions whose refinery row is in place never make a difference), at the cost of one row read
-/// from the side table instead of all of them.
-pub(crate) async fn read_for_upgrade(
+/// What an upgrade needs to decide whether it has anything to do, handed to `decide` without
+/// copying: refinery's rows borrowed from the result set, and the side table's rows only if one of
+/// them matters to that decision (a revision that is unfinished, or recorded as applied while its
+/// refinery row is gone). Otherwise the side rows come back empty, which compares with the files
+/// exactly as the full set does, at the cost of one counted row instead of all of them. `None`
+/// when refinery's table does not exist yet.
+pub(crate) async fn upgrade_verdict<T>(
     conn: &mut Conn<'_>,
     table: &str,
-) -> Result<Option<History>, sqlx::Error> {
-    read_with_states(conn, table, false).await
+    decide: impl FnOnce(&[AppliedRef<'_>], &[StateRow]) -> T,
+) -> Result<Option<T>, sqlx::Error> {
+    let backend = conn.backend();
+    // Byte-wise comparison, as `RunState::parse` compares: MySQL's default collation would take
+    // `APPLIED` for `applied`.
+    let state_differs = match backend {
+        Backend::MySql => "BINARY s.state <> 'applied'",
+        Backend::Postgres | Backend::Sqlite => "s.state <> 'applied'",
+    };
+    let mattering_sql = format!(
+        "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {table} r WHERE r.version = s.version)",
+        state_table(table),
+    );
+    let mattering: i64 = match each_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(mattering_sql)).fetch_one(&mut **c).await)
+    {
+        Ok(count) => count,
+        Err(error) if is_undefined_table(&error) => 0,
+        Err(error) => return Err(error),
+    };
+    let states = if mattering == 0 {
+        Vec::new()
+    } else {
+        read_states(conn, table).await?
+    };
+    with_applied_rows(conn, table, |rows| decide(rows, &states)).await
 }
 
-async fn read_with_states(
+/// Runs `use_rows` on refinery's rows, borrowed from the result set; `None` when the table does
+/// not exist.
+async fn with_applied_rows<T>(
     conn: &mut Conn<'_>,
     table: &str,
-    all_states: bool,
-) -> Result<Option<History>, sqlx::Error> {
+    use_rows: impl FnOnce(&[AppliedRef<'_>]) -> T,
+) -> Result<Option<T>, sqlx::Error> {
     let backend = conn.backend();
     let applied_sql = format!(
         "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
         bigint(backend, "version")
     );
-    let applied: Vec<AppliedTuple> = match each_conn!(conn, c => {
+    let typed_columns = backend != Backend::Sqlite;
+    let result = each_conn!(conn, c => {
         match sqlx::query(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await {
-            Ok(rows) => decode_applied(&rows, backend != Backend::Sqlite),
+            Ok(rows) => decode_applied(&rows, typed_columns).map(|refs| use_rows(&refs)),
             Err(error) => Err(error),
         }
-    }) {
-        Ok(rows) => rows,
-        Err(error) if is_undefined_table(&error) => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    if !all_states {
-        // Byte-wise comparison, as `RunState::parse` compares: MySQL's default collation would take
-        // `APPLIED` for `applied`.
-        let state_differs = match backend {
-            Backend::MySql => "BINARY s.state <> 'applied'",
-            Backend::Postgres | Backend::Sqlite => "s.state <> 'applied'",
-        };
-        let mattering_sql = format!(
-            "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {table} r WHERE r.version = s.version)",
-            state_table(table),
-        );
-        let mattering: i64 = match each_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(mattering_sql)).fetch_one(&mut **c).await)
-        {
-            Ok(count) => count,
-            Err(error) if is_undefined_table(&error) => 0,
-            Err(error) => return Err(error),
-        };
-        if mattering == 0 {
-            return Ok(Some(History {
-                applied: applied
-                    .into_iter()
-                    .map(|(version, name, applied_on, checksum)| AppliedRow {
-                        version,
-                        name,
-                        applied_on,
-                        checksum,
-                    })
-                    .collect(),
-                states: Vec::new(),
-            }));
-        }
+    });
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if is_undefined_table(&error) => Ok(None),
+        Err(error) => Err(error),
     }
+}
+
+/// The side table's rows, by version; none when it does not exist (a database only refinery has
+/// migrated).
+async fn read_states(conn: &mut Conn<'_>, table: &str) -> Result<Vec<StateRow>, sqlx::Error> {
+    let backend = conn.backend();
     let state_sql = format!(
         "SELECT {}, state, direction, {}, {}, {}, {}, completed_checksum, error, updated_on FROM {} ORDER BY version",
         bigint(backend, "version"),
@@ -140,94 +146,81 @@ async fn read_with_states(
         Err(error) if is_undefined_table(&error) => Vec::new(),
         Err(error) => return Err(error),
     };
-    Ok(Some(History {
-        applied: applied
-            .into_iter()
-            .map(|(version, name, applied_on, checksum)| AppliedRow {
+    Ok(states
+        .into_iter()
+        .map(
+            |(
                 version,
-                name,
-                applied_on,
-                checksum,
-            })
-            .collect(),
-        states: states
-            .into_iter()
-            .map(
-                |(
-                    version,
-                    state,
-                    direction,
-                    execution_ms,
-                    statement_index,
-                    statement_count,
-                    statement_line,
-                    completed_checksum,
-                    error,
-                    updated_on,
-                )| {
-                    StateRow {
-                        version,
-                        state: RunState::parse(&state),
-                        direction,
-                        execution_ms,
-                        statement_index,
-                        statement_count,
-                        statement_line,
-                        completed_checksum,
-                        error,
-                        updated_on,
-                    }
-                },
-            )
-            .collect(),
-    }))
+                state,
+                direction,
+                execution_ms,
+                statement_index,
+                statement_count,
+                statement_line,
+                completed_checksum,
+                error,
+                updated_on,
+            )| StateRow {
+                version,
+                state: RunState::parse(&state),
+                direction,
+                execution_ms,
+                statement_index,
+                statement_count,
+                statement_line,
+                completed_checksum,
+                error,
+                updated_on,
+            },
+        )
+        .collect())
 }
 
-/// A row of refinery's table: version, name, applied_on, checksum.
-type AppliedTuple = (i64, Option<String>, Option<String>, Option<String>);
-
-/// Decodes refinery's rows as `query_as` would. Where every value of a column has the column's type
-/// (PostgreSQL, MySQL; not SQLite, whose values each carry their own), the type check runs on the
-/// first non-NULL value of each column only: checking 500 rows again and again was a tenth of a
-/// no-op upgrade. A column of the wrong type fails as before, at its first value.
+/// Decodes refinery's rows as `query_as` would, borrowing the text columns from the rows. Where every
+/// value of a column has the column's type (PostgreSQL, MySQL; not SQLite, whose values each carry
+/// their own), the type check runs on the first non-NULL value of each column only: checking 500
+/// rows again and again was a tenth of a no-op upgrade. A column of the wrong type fails as before,
+/// at its first value.
 fn decode_applied<R: sqlx::Row>(
     rows: &[R],
     typed_columns: bool,
-) -> Result<Vec<AppliedTuple>, sqlx::Error>
+) -> Result<Vec<AppliedRef<'_>>, sqlx::Error>
 where
     usize: sqlx::ColumnIndex<R>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     use sqlx::ValueRef as _;
     // Whether column i's type was checked on a non-NULL value.
     let mut checked = [false; 4];
-    let text =
-        |row: &R, i: usize, checked: &mut [bool; 4]| -> Result<Option<String>, sqlx::Error> {
-            if typed_columns && checked[i] {
-                return row.try_get_unchecked(i);
-            }
-            let value: Option<String> = row.try_get(i)?;
-            checked[i] = typed_columns && !row.try_get_raw(i)?.is_null();
-            Ok(value)
+    let mut refs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let version: i64 = if typed_columns && checked[0] {
+            row.try_get_unchecked(0)?
+        } else {
+            let version = row.try_get(0)?;
+            checked[0] = typed_columns;
+            version
         };
-    rows.iter()
-        .map(|row| {
-            let version: i64 = if typed_columns && checked[0] {
-                row.try_get_unchecked(0)?
+        let mut text = [None; 3];
+        for (slot, index) in text.iter_mut().zip(1..4) {
+            *slot = if typed_columns && checked[index] {
+                row.try_get_unchecked::<Option<&str>, _>(index)?
             } else {
-                let version = row.try_get(0)?;
-                checked[0] = typed_columns;
-                version
+                let value: Option<&str> = row.try_get(index)?;
+                checked[index] = typed_columns && !row.try_get_raw(index)?.is_null();
+                value
             };
-            Ok((
-                version,
-                text(row, 1, &mut checked)?,
-                text(row, 2, &mut checked)?,
-                text(row, 3, &mut checked)?,
-            ))
-        })
-        .collect()
+        }
+        let [name, applied_on, checksum] = text;
+        refs.push(AppliedRef {
+            version,
+            name,
+            applied_on,
+            checksum,
+        });
+    }
+    Ok(refs)
 }
 
 /// Writes refinery's row for an applied revision.

@@ -159,39 +159,47 @@ impl<'m> Migrator<'m> {
             .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
         // Without the lock: done already, or (dry run) only looking. This read leaves out the side
-        // table's rows unless one of them changes the verdict (see `read_for_upgrade`); the locked
-        // path below reads everything again.
-        let history = history::table::read_for_upgrade(&mut session.conn(), &self.table)
+        // table's rows unless one of them changes the verdict, and copies no row (see
+        // `upgrade_verdict`); the locked path below reads everything again.
+        let verdict =
+            history::table::upgrade_verdict(&mut session.conn(), &self.table, |applied, states| {
+                let verification = Verification::of_rows(
+                    self.migrations.graph(),
+                    self.migrations.version_width(),
+                    applied,
+                    states,
+                    |revision| self.migrations.checksum(revision),
+                );
+                (
+                    verification,
+                    applied
+                        .iter()
+                        .map(|row| row.version)
+                        .collect::<BTreeSet<i64>>(),
+                )
+            })
             .await
             .map_err(Error::database(format!("reading `{}`", self.table)))?;
-        if let Some(history) = history {
-            let verification = self.verify(&history);
-            let applied = history.applied_versions();
-            let plan = self
-                .migrations
-                .graph()
-                .upgrade_plan(&self.target, &applied)?;
-            if plan.is_empty() && self.refusal(&verification).is_none() {
-                return Ok(self.report(
-                    Direction::Upgrade,
-                    RunKind::Applied,
-                    Vec::new(),
-                    started,
-                    &applied,
-                ));
-            }
-            if self.dry_run {
-                if let Some(mismatch) = self.refusal(&verification) {
-                    return Err(mismatch);
-                }
-                return Ok(self.planned(Direction::Upgrade, &plan, started, &applied));
-            }
-        } else if self.dry_run {
-            let plan = self
-                .migrations
-                .graph()
-                .upgrade_plan(&self.target, &BTreeSet::new())?;
-            return Ok(self.planned(Direction::Upgrade, &plan, started, &BTreeSet::new()));
+        let (verification, applied) = verdict.unwrap_or_default();
+        let plan = self
+            .migrations
+            .graph()
+            .upgrade_plan(&self.target, &applied)?;
+        let refusal = self.refusal(&verification);
+        if plan.is_empty() && refusal.is_none() {
+            return Ok(self.report(
+                Direction::Upgrade,
+                RunKind::Applied,
+                Vec::new(),
+                started,
+                &applied,
+            ));
+        }
+        if self.dry_run {
+            return match refusal {
+                Some(mismatch) => Err(mismatch),
+                None => Ok(self.planned(Direction::Upgrade, &plan, started, &applied)),
+            };
         }
         self.locked(&mut session, |this, session| {
             Box::pin(this.upgrade_locked(session, started))
