@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use dbmigrate_replica::scenario::{Replica, calibrate, kill_after, race};
+use dbmigrate_replica::scenario::{KillPoint, Replica, calibrate, kill_at, race};
 use dbmigrate_test_support::{Database, Server};
 
 use crate::report;
@@ -127,10 +127,15 @@ async fn kills(
     let run = calibrate(&replica, server).await;
     figures.run_length = run;
     for point in 0..args.kills {
-        // Anywhere from before the first revision to a little after the run would have ended.
-        let delay = run.mul_f64(rng.f64() * 1.1);
+        // Every third kill lands inside the long data step for certain (it signals its start);
+        // the others anywhere from before the first revision to a little after the run's end.
+        let kill = if point % 3 == 0 {
+            KillPoint::InDataStep(Duration::from_millis(rng.u64(0..500)))
+        } else {
+            KillPoint::After(run.mul_f64(rng.f64() * 1.1))
+        };
         let db = Database::new(server).await;
-        let outcome = kill_after(&replica, &db, delay).await;
+        let outcome = kill_at(&replica, &db, kill).await;
         figures.kills += 1;
         *figures
             .applied_at_kill
@@ -148,7 +153,7 @@ async fn kills(
         for problem in outcome.problems {
             figures
                 .failures
-                .push(format!("kill {} after {delay:?}: {problem}", point + 1));
+                .push(format!("kill {} at {kill:?}: {problem}", point + 1));
         }
     }
     eprintln!("  {server:?}: {} kill points done", args.kills);
@@ -203,8 +208,8 @@ fn section(args: &Args, seed: u64, all: &[(Server, BackendFigures)], elapsed: Du
         text,
         "\nEach race: {} processes against one empty database; every revision applied exactly once (the ledger each \
          revision signs has one signature per revision), every process exited 0 or, in the lock-timeout round, exited 6 \
-         naming the lock and then succeeded on retry. Each kill: SIGKILL at a uniformly random moment of a run \
-         (data step pausing 500 ms); afterwards every revision was whole and recorded or absent and unrecorded (MySQL may \
+         naming the lock and then succeeded on retry. Each kill: SIGKILL inside the data step (a third of them, at a random moment of its 500 ms) or at a \
+         uniformly random moment of a run; afterwards every revision was whole and recorded or absent and unrecorded (MySQL may \
          hold one revision recorded as unfinished, resolved as `status` says), the lock was free, and a rerun reached head.",
         args.processes
     );

@@ -38,6 +38,7 @@ pub(crate) enum LockError {
     },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[cfg(feature = "sqlite")]
     #[error("cannot open the lock file {path}: {source}", path = path.display())]
     File {
         path: std::path::PathBuf,
@@ -52,6 +53,9 @@ pub(crate) async fn acquire(
     timeout: Duration,
 ) -> Result<(), LockError> {
     debug_assert!(session.held.is_none(), "the lock is not re-entrant");
+    // SQLite's lock is the database file's, whatever the table.
+    #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+    let _ = table;
     let held = match session.conn() {
         #[cfg(feature = "postgres")]
         super::session::Conn::Postgres(c) => {
@@ -90,10 +94,4 @@ pub(crate) async fn release(session: &mut Session) -> Result<(), sqlx::Error> {
         session.held = Some(held);
     }
     result
-}
-
-/// Backoff for polling a lock that cannot block on the server: short first (most waits are short),
-/// growing to 200 ms.
-pub(crate) fn next_backoff(current: Duration) -> Duration {
-    (current * 2).clamp(Duration::from_millis(5), Duration::from_millis(200))
 }

@@ -162,17 +162,14 @@ impl<'c> Conn<'c> {
         each_conn!(self, c => Ok(sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected()))
     }
 
-    /// Runs statements in one simple-protocol round trip (PostgreSQL only; the caller checks). On a
-    /// failure, returns how many statements completed before it, so the one that failed is the next.
-    #[cfg(feature = "postgres")]
-    pub(crate) async fn execute_batch_postgres(
+    /// Runs statements as one batch: one round trip on PostgreSQL (simple protocol), one call into
+    /// SQLite's worker thread. On a failure, returns how many statements completed before it, so the
+    /// one that failed is the next. (MySQL runs revisions statement by statement to record progress.)
+    pub(crate) async fn execute_batch(
         &mut self,
         statements: &[&str],
     ) -> Result<(), (usize, sqlx::Error)> {
         use futures_util::TryStreamExt as _;
-        let Self::Postgres(c) = self else {
-            unreachable!("execute_batch_postgres runs on PostgreSQL only");
-        };
         // Each statement ends with its own semicolon and newline, so a trailing line comment in one
         // cannot swallow the next.
         let mut batch = String::with_capacity(statements.iter().map(|s| s.len() + 2).sum());
@@ -180,15 +177,17 @@ impl<'c> Conn<'c> {
             batch.push_str(statement);
             batch.push_str(";\n");
         }
-        let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(batch)).execute_many(&mut **c);
-        let mut completed = 0;
-        loop {
-            match results.try_next().await {
-                Ok(Some(_)) => completed += 1,
-                Ok(None) => return Ok(()),
-                Err(error) => return Err((completed, error)),
+        each_conn!(self, c => {
+            let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(batch)).execute_many(&mut **c);
+            let mut completed = 0;
+            loop {
+                match results.try_next().await {
+                    Ok(Some(_)) => completed += 1,
+                    Ok(None) => return Ok(()),
+                    Err(error) => return Err((completed, error)),
+                }
             }
-        }
+        })
     }
 
     /// Opens a transaction (or a savepoint inside one), with the backend's own BEGIN.

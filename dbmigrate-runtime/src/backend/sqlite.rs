@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::SqliteConnection;
 
-use super::lock::{LockError, next_backoff};
+use super::lock::LockError;
 
 /// Locks `<database file>-dbmigrate.lock`, waiting up to `timeout`. An in-memory or temporary
 /// database needs no lock: no other process can open it.
@@ -70,4 +70,10 @@ pub(super) async fn lock(
         std::process::id()
     );
     Ok(Some(lock_file))
+}
+
+/// Backoff for polling a lock that cannot block on the server: short first (most waits are short),
+/// growing to 200 ms.
+fn next_backoff(current: Duration) -> Duration {
+    (current * 2).clamp(Duration::from_millis(5), Duration::from_millis(200))
 }

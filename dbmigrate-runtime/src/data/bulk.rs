@@ -6,7 +6,6 @@ use std::time::Instant;
 use super::value::Value;
 use super::{Context, DataError, identifier};
 use crate::backend::Backend;
-use crate::backend::session::Conn;
 
 /// Rows between progress reports.
 const REPORT_EVERY: u64 = 100_000;
@@ -64,7 +63,8 @@ where
         source,
     };
     let started = Instant::now();
-    let Conn::Postgres(conn) = &mut cx.conn else {
+    #[allow(irrefutable_let_patterns)] // with only the postgres feature, there is no other variant
+    let crate::backend::session::Conn::Postgres(conn) = &mut cx.conn else {
         unreachable!("copy_in runs on PostgreSQL only");
     };
     let mut copy = conn.copy_in_raw(&statement).await.map_err(database)?;

@@ -290,7 +290,7 @@ pub(crate) async fn record_applied(
             let sql = crate::sql::placeholders(
                 &format!(
                     "WITH applied AS (INSERT INTO {table} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)) {}",
-                    state_upsert_sql(Backend::Postgres, table)
+                    state_upsert_sql(Backend::Postgres, table, 1)
                 ),
                 Backend::Postgres,
             );
@@ -327,7 +327,7 @@ pub(crate) async fn record_applied(
 }
 
 /// The side table's upsert, with `?` placeholders: version and the [`UPDATED`] columns.
-fn state_upsert_sql(backend: Backend, table: &str) -> String {
+fn state_upsert_sql(backend: Backend, table: &str, rows: usize) -> String {
     let assignments: Vec<String> = UPDATED
         .iter()
         .map(|column| match backend {
@@ -339,8 +339,9 @@ fn state_upsert_sql(backend: Backend, table: &str) -> String {
         Backend::MySql => "ON DUPLICATE KEY UPDATE",
         Backend::Postgres | Backend::Sqlite => "ON CONFLICT (version) DO UPDATE SET",
     };
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
     format!(
-        "INSERT INTO {} (version, {}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {upsert} {}",
+        "INSERT INTO {} (version, {}) VALUES {values} {upsert} {}",
         state_table(table),
         UPDATED.join(", "),
         assignments.join(", ")
@@ -366,26 +367,39 @@ pub(crate) async fn write_state(
     table: &str,
     row: &StateRow,
 ) -> Result<(), sqlx::Error> {
+    write_states(conn, table, std::slice::from_ref(row)).await
+}
+
+/// Writes (inserts or replaces) the side table's rows for several revisions, a few hundred per
+/// statement: on SQLite, where every `CREATE TABLE` makes cached statements be prepared again, one
+/// statement for a group of revisions instead of one each.
+pub(crate) async fn write_states(
+    conn: &mut Conn<'_>,
+    table: &str,
+    rows: &[StateRow],
+) -> Result<(), sqlx::Error> {
     let backend = conn.backend();
-    let sql = state_upsert_sql(backend, table);
-    let sql = crate::sql::placeholders(&sql, backend);
-    let state_text = row.state.unwrap_or(RunState::Failed).as_str();
     let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
-    each_conn!(conn, c => {
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(row.version)
-            .bind(state_text)
-            .bind(&row.direction)
-            .bind(row.execution_ms)
-            .bind(int(row.statement_index))
-            .bind(int(row.statement_count))
-            .bind(int(row.statement_line))
-            .bind(&row.completed_checksum)
-            .bind(&row.error)
-            .bind(&row.updated_on)
-            .execute(&mut **c)
-            .await?;
-    });
+    for chunk in rows.chunks(500) {
+        let sql = crate::sql::placeholders(&state_upsert_sql(backend, table, chunk.len()), backend);
+        each_conn!(&mut *conn, c => {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk {
+                query = query
+                    .bind(row.version)
+                    .bind(row.state.unwrap_or(RunState::Failed).as_str())
+                    .bind(row.direction.clone())
+                    .bind(row.execution_ms)
+                    .bind(int(row.statement_index))
+                    .bind(int(row.statement_count))
+                    .bind(int(row.statement_line))
+                    .bind(row.completed_checksum.clone())
+                    .bind(row.error.clone())
+                    .bind(row.updated_on.clone());
+            }
+            query.execute(&mut **c).await?;
+        });
+    }
     Ok(())
 }
 

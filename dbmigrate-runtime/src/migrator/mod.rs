@@ -219,19 +219,10 @@ impl<'m> Migrator<'m> {
             .graph()
             .upgrade_plan(&self.target, &applied)?;
         self.check_steps(&plan, Direction::Upgrade)?;
-        let mut steps = Vec::with_capacity(plan.len());
-        for revision in plan {
-            match run::revision(session, self, revision, Direction::Upgrade).await {
-                Ok(step) => {
-                    applied.insert(revision.version);
-                    steps.push(step);
-                }
-                Err(mut failure) => {
-                    failure.completed = steps;
-                    return Err(Error::Revision(failure));
-                }
-            }
-        }
+        let steps = run::plan(session, self, &plan, Direction::Upgrade)
+            .await
+            .map_err(Error::Revision)?;
+        applied.extend(steps.iter().map(|step| step.version));
         Ok(self.report(
             Direction::Upgrade,
             RunKind::Applied,
@@ -264,18 +255,11 @@ impl<'m> Migrator<'m> {
                 let mut applied = history.applied_versions();
                 let plan = this.migrations.graph().downgrade_plan(&target, &applied)?;
                 this.check_steps(&plan, Direction::Downgrade)?;
-                let mut steps = Vec::with_capacity(plan.len());
-                for revision in plan {
-                    match run::revision(session, this, revision, Direction::Downgrade).await {
-                        Ok(step) => {
-                            applied.remove(&revision.version);
-                            steps.push(step);
-                        }
-                        Err(mut failure) => {
-                            failure.completed = steps;
-                            return Err(Error::Revision(failure));
-                        }
-                    }
+                let steps = run::plan(session, this, &plan, Direction::Downgrade)
+                    .await
+                    .map_err(Error::Revision)?;
+                for step in &steps {
+                    applied.remove(&step.version);
                 }
                 Ok(this.report(
                     Direction::Downgrade,
@@ -499,6 +483,7 @@ impl<'m> Migrator<'m> {
                     action: "taking the migration lock".into(),
                     source,
                 },
+                #[cfg(feature = "sqlite")]
                 LockError::File { .. } => Error::LockFile(error.to_string()),
             })?;
         let result = work(self, &mut *session).await;

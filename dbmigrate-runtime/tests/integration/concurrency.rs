@@ -30,7 +30,9 @@ fn slow<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
 
 fn replicated_revisions(step: dbmigrate_runtime::data::StepFn) -> Migrations {
     revisions(&[
-        ("V1__runs.sql", "CREATE TABLE runs (revision INTEGER NOT NULL);\n"),
+        // Committed on its own (on SQLite the others share one transaction), so a test can see that
+        // the run has started.
+        ("V1__runs.sql", "-- Revises:\n-- Transaction: none\nCREATE TABLE runs (revision INTEGER NOT NULL);\n"),
         ("V2__count.rs", "//! Revises: 1\npub async fn upgrade() {}\n"),
         ("V3__more.sql", "-- Revises: 2\nCREATE TABLE more_things (id INTEGER PRIMARY KEY);\nINSERT INTO runs (revision) VALUES (3);\n"),
     ])

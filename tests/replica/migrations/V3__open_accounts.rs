@@ -3,7 +3,7 @@
 //!
 //! Inserts `REPLICA_ROWS` accounts (default 20,000) in slices, pausing `REPLICA_STEP_MILLIS` in total
 //! (default 0) between them, so tests can make the step hold the lock as long as they like and kill
-//! the process in the middle of it.
+//! the process in the middle of it. With `REPLICA_SIGNAL_FILE` set, it writes that file when it starts.
 
 use std::time::Duration;
 
@@ -15,6 +15,11 @@ fn setting(name: &str, default: u64) -> u64 {
 }
 
 pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {
+    // Tells a test watching from outside that the step has begun (nothing in the database can, as
+    // the step's transaction is not committed yet).
+    if let Ok(signal) = std::env::var("REPLICA_SIGNAL_FILE") {
+        std::fs::write(signal, "started")?;
+    }
     let rows = setting("REPLICA_ROWS", 20_000) as i64;
     let pause = Duration::from_millis(setting("REPLICA_STEP_MILLIS", 0));
     const SLICES: i64 = 10;

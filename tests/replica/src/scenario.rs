@@ -156,6 +156,15 @@ pub async fn race(
     outcome
 }
 
+/// When to kill a replica.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KillPoint {
+    /// This long after it starts.
+    After(Duration),
+    /// Once its data step has begun, plus this long (the step writes a signal file when it starts).
+    InDataStep(Duration),
+}
+
 /// What a kill found.
 #[derive(Debug, Clone, Default)]
 pub struct KillOutcome {
@@ -169,17 +178,33 @@ pub struct KillOutcome {
     pub problems: Vec<String>,
 }
 
-/// Starts a replica on the empty database `db`, kills it with SIGKILL after `delay`, then checks
+/// Starts a replica on the empty database `db`, kills it with SIGKILL at `point`, then checks
 /// that every revision is either complete and recorded or absent and unrecorded (MySQL may also
 /// hold one revision recorded as unfinished), that the lock is free, and that — after resolving
 /// the unfinished revision as an operator would — a new run reaches head.
-pub async fn kill_after(replica: &Replica, db: &Database, delay: Duration) -> KillOutcome {
+pub async fn kill_at(replica: &Replica, db: &Database, point: KillPoint) -> KillOutcome {
     let mut outcome = KillOutcome::default();
-    let mut child = replica
-        .command(&db.url, Duration::from_secs(60))
-        .spawn()
-        .expect("spawn a replica");
-    tokio::time::sleep(delay).await;
+    let signal = tempfile::NamedTempFile::new()
+        .expect("a signal file")
+        .into_temp_path();
+    std::fs::remove_file(&signal).expect("an unused signal path");
+    let mut command = replica.command(&db.url, Duration::from_secs(60));
+    command.env("REPLICA_SIGNAL_FILE", &signal);
+    let mut child = command.spawn().expect("spawn a replica");
+    match point {
+        KillPoint::After(delay) => tokio::time::sleep(delay).await,
+        KillPoint::InDataStep(delay) => {
+            let started = Instant::now();
+            while !signal.exists() {
+                if started.elapsed() > Duration::from_secs(30) {
+                    outcome.problems.push("the data step never started".into());
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
     let _ = child.start_kill();
     let _ = child.wait().await;
 

@@ -8,7 +8,7 @@ mod support {
 
 use std::time::Duration;
 
-use dbmigrate_replica::scenario::{Replica, calibrate, kill_after, race};
+use dbmigrate_replica::scenario::{KillPoint, Replica, calibrate, kill_at, race};
 use dbmigrate_test_support::on_every_backend;
 
 fn replica(step_millis: u64) -> Replica {
@@ -44,17 +44,22 @@ on_every_backend! {
         drop(db);
         let replica = replica(300);
         let run = calibrate(&replica, server).await;
-        // Six kill points spread over a run, from before the first revision to after the last.
-        let mut states = std::collections::BTreeSet::new();
-        for point in 0..6_u32 {
-            let delay = run.mul_f64(f64::from(point) / 5.0);
+        // Before anything, inside the data step (certainly, through its signal), and at times spread
+        // over the run up to after its end.
+        let mut points = vec![
+            KillPoint::After(Duration::ZERO),
+            KillPoint::InDataStep(Duration::ZERO),
+            KillPoint::InDataStep(Duration::from_millis(150)),
+        ];
+        points.extend((1..=3).map(|i| KillPoint::After(run.mul_f64(f64::from(i) / 2.0))));
+        for point in points {
             let db = dbmigrate_test_support::Database::new(server).await;
-            let outcome = kill_after(&replica, &db, delay).await;
-            assert!(outcome.problems.is_empty(), "killed after {delay:?}: {:#?}", outcome.problems);
-            states.insert(outcome.applied_at_kill.len());
+            let outcome = kill_at(&replica, &db, point).await;
+            assert!(outcome.problems.is_empty(), "killed at {point:?}: {:#?}", outcome.problems);
+            if let KillPoint::InDataStep(_) = point {
+                // Killed inside revision 3: it and everything after it must be absent.
+                assert!(outcome.applied_at_kill.iter().all(|&v| v < 3), "killed at {point:?}: {outcome:?}");
+            }
         }
-        // Some kill landed inside the run, with revisions applied and others still to come (the data
-        // step takes most of a run, so this does not depend on luck).
-        assert!(states.iter().any(|&applied| applied > 0 && applied < 5), "no kill landed inside the run: {states:?}");
     }
 }
