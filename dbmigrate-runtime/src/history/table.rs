@@ -328,6 +328,15 @@ pub(crate) async fn record_applied(
 
 /// The side table's upsert, with `?` placeholders: version and the [`UPDATED`] columns.
 fn state_upsert_sql(backend: Backend, table: &str, rows: usize) -> String {
+    state_upsert(
+        backend,
+        table,
+        &vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", "),
+    )
+}
+
+/// The side table's upsert of `values`: tuples of version and the [`UPDATED`] columns.
+fn state_upsert(backend: Backend, table: &str, values: &str) -> String {
     let assignments: Vec<String> = UPDATED
         .iter()
         .map(|column| match backend {
@@ -339,13 +348,66 @@ fn state_upsert_sql(backend: Backend, table: &str, rows: usize) -> String {
         Backend::MySql => "ON DUPLICATE KEY UPDATE",
         Backend::Postgres | Backend::Sqlite => "ON CONFLICT (version) DO UPDATE SET",
     };
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
     format!(
         "INSERT INTO {} (version, {}) VALUES {values} {upsert} {}",
         state_table(table),
         UPDATED.join(", "),
         assignments.join(", ")
     )
+}
+
+/// The statements that record an applied revision (refinery's row, then the side table's rows) as
+/// SQL text with the values written in, for a batch sent in one round trip. `None` when a value
+/// holds a character whose quoting depends on the server's settings (a backslash on MySQL without
+/// `NO_BACKSLASH_ESCAPES`, say): such rows are written with bound parameters instead. An applied
+/// row's execution time is the SQL expression `execution_ms`.
+pub(crate) fn record_applied_literal(
+    backend: Backend,
+    table: &str,
+    applied: &AppliedRow,
+    states: &[StateRow],
+    execution_ms: &str,
+) -> Option<[String; 2]> {
+    fn text(value: Option<&str>) -> Option<String> {
+        match value {
+            None => Some("NULL".to_string()),
+            Some(v)
+                if v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-:.+ ".contains(c)) =>
+            {
+                Some(format!("'{v}'"))
+            }
+            Some(_) => None,
+        }
+    }
+    let number = |value: Option<i64>| value.map_or_else(|| "NULL".to_string(), |v| v.to_string());
+    let applied_sql = format!(
+        "INSERT INTO {table} (version, name, applied_on, checksum) VALUES ({}, {}, {}, {})",
+        applied.version,
+        text(applied.name.as_deref())?,
+        text(applied.applied_on.as_deref())?,
+        text(applied.checksum.as_deref())?,
+    );
+    let mut rows = Vec::with_capacity(states.len());
+    for row in states {
+        rows.push(format!(
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            row.version,
+            text(Some(row.state.unwrap_or(RunState::Failed).as_str()))?,
+            text(row.direction.as_deref())?,
+            match row.state {
+                Some(RunState::Applied) => execution_ms.to_string(),
+                _ => number(row.execution_ms),
+            },
+            number(row.statement_index),
+            number(row.statement_count),
+            number(row.statement_line),
+            text(row.completed_checksum.as_deref())?,
+            text(row.error.as_deref())?,
+            text(Some(&row.updated_on))?,
+        ));
+    }
+    Some([applied_sql, state_upsert(backend, table, &rows.join(", "))])
 }
 
 /// The side table's columns an upsert writes besides the version.

@@ -102,12 +102,23 @@ pub(super) async fn plan(
     let backend = session.backend();
     let grouped = |revision: &Revision| backend == Backend::Sqlite && revision.transactional();
     let mut done = Vec::with_capacity(plan.len());
+    let mut marker_written = false;
     let mut index = 0;
     while index < plan.len() {
         let group = plan[index..].iter().take_while(|r| grouped(r)).count();
         if group < 2 {
-            match revision(session, migrator, plan[index], direction).await {
-                Ok(step) => done.push(step),
+            let handoff = Handoff {
+                next_marker: plan
+                    .get(index + 1)
+                    .and_then(|next| first_marker(migrator, next, direction, backend)),
+                marker_written: std::mem::take(&mut marker_written),
+            };
+            let hands_off = handoff.next_marker.is_some();
+            match revision(session, migrator, plan[index], direction, handoff).await {
+                Ok(step) => {
+                    marker_written = hands_off;
+                    done.push(step);
+                }
                 Err(mut failure) => {
                     failure.completed = done;
                     return Err(failure);
@@ -123,6 +134,8 @@ pub(super) async fn plan(
             direction,
             started: Instant::now(),
             deferred_states: None,
+            tail: 0,
+            handoff: Handoff::default(),
         };
         let mut outer = match session.conn().begin().await {
             Ok(tx) => tx,
@@ -178,29 +191,91 @@ pub(super) async fn plan(
     Ok(done)
 }
 
+/// How a revision run statement by statement on MySQL shares its progress record with the one
+/// before and after it: the record saying its first statement is about to run is written in the
+/// commit that finishes the revision before it, saving a commit (an fsync) per revision.
+#[derive(Debug, Default)]
+pub(super) struct Handoff {
+    /// The record to write with this revision's own, for the revision that comes next.
+    next_marker: Option<StateRow>,
+    /// Whether the revision before wrote this revision's first record already.
+    marker_written: bool,
+}
+
+/// How a revision runs: in one transaction, or statement by statement (`Transaction: none`, and
+/// MySQL revisions holding statements MySQL commits implicitly). For the latter, the statements
+/// after the last implicit commit still run in the transaction that records the revision.
+fn shape(revision: &Revision, work: &Work<'_>, backend: Backend) -> Option<usize> {
+    let Work::Sql(statements) = work else {
+        return (!revision.transactional()).then_some(0);
+    };
+    let last_implicit = (backend == Backend::MySql)
+        .then(|| {
+            statements
+                .iter()
+                .rposition(Statement::commits_implicitly_on_mysql)
+        })
+        .flatten();
+    match (revision.transactional(), last_implicit) {
+        (true, None) => None,
+        (true, Some(last)) => Some(last + 1),
+        (false, _) => Some(statements.len()),
+    }
+}
+
+/// The record of `next`'s first statement, when `next` runs statement by statement on MySQL.
+fn first_marker(
+    migrator: &Migrator<'_>,
+    next: &Revision,
+    direction: Direction,
+    backend: Backend,
+) -> Option<StateRow> {
+    if backend != Backend::MySql {
+        return None;
+    }
+    let work = work(migrator, next, direction, backend);
+    let tail = shape(next, &work, backend)?;
+    let Work::Sql(statements) = &work else {
+        return None;
+    };
+    if statements.is_empty() || tail == 0 {
+        return None;
+    }
+    let runner = Runner {
+        migrator,
+        revision: next,
+        direction,
+        started: Instant::now(),
+        deferred_states: None,
+        tail,
+        handoff: Handoff::default(),
+    };
+    Some(runner.state(RunState::Running, Some(0), statements, None))
+}
+
 /// Runs one revision in `direction` and records it.
 pub(super) async fn revision(
     session: &mut Session,
     migrator: &Migrator<'_>,
     revision: &Revision,
     direction: Direction,
+    handoff: Handoff,
 ) -> Result<StepReport, Box<RevisionFailure>> {
     let backend = session.backend();
     let work = work(migrator, revision, direction, backend);
-    // MySQL commits DDL implicitly, so a revision holding any cannot be one transaction there.
-    let implicit_commits = backend == Backend::MySql
-        && matches!(&work, Work::Sql(statements) if statements.iter().any(Statement::commits_implicitly_on_mysql));
+    let tail = shape(revision, &work, backend);
     let mut runner = Runner {
         migrator,
         revision,
         direction,
         started: Instant::now(),
         deferred_states: None,
+        tail: tail.unwrap_or(0),
+        handoff,
     };
-    if revision.transactional() && !implicit_commits {
-        runner.in_transaction(session.conn(), work).await
-    } else {
-        runner.one_by_one(session, work, 0).await
+    match tail {
+        None => runner.in_transaction(session.conn(), work).await,
+        Some(_) => runner.one_by_one(session, work, 0).await,
     }
 }
 
@@ -212,6 +287,11 @@ struct Runner<'a, 'm> {
     /// In a SQLite group, where the side-table rows of applied revisions are gathered and written
     /// in one statement before the group commits.
     deferred_states: Option<&'a mut Vec<StateRow>>,
+    /// For a revision run statement by statement: where the statements that run in the recording
+    /// transaction begin.
+    tail: usize,
+    /// Progress records shared with the revisions before and after.
+    handoff: Handoff,
 }
 
 impl Runner<'_, '_> {
@@ -270,11 +350,22 @@ impl Runner<'_, '_> {
                     history::table::insert_applied(conn, table, width, &applied).await?;
                     return Ok(Some(state));
                 }
-                history::table::record_applied(conn, table, width, &applied, &state).await?;
+                match &self.handoff.next_marker {
+                    Some(marker) => {
+                        history::table::insert_applied(conn, table, width, &applied).await?;
+                        history::table::write_states(conn, table, &[state, marker.clone()]).await?;
+                    }
+                    None => {
+                        history::table::record_applied(conn, table, width, &applied, &state).await?
+                    }
+                }
                 Ok(None)
             }
             Direction::Downgrade => {
                 history::table::delete(conn, table, width, self.revision.version).await?;
+                if let Some(marker) = &self.handoff.next_marker {
+                    history::table::write_state(conn, table, marker).await?;
+                }
                 Ok(None)
             }
         }
@@ -472,44 +563,35 @@ impl Runner<'_, '_> {
         start_at: usize,
     ) -> Result<StepReport, Box<RevisionFailure>> {
         let table = self.migrator.history_table().to_string();
+        let session_backend = session.backend();
         let mut conn = session.conn();
         match &work {
             Work::Sql(statements) => {
-                for index in start_at..statements.len() {
-                    let running = self.state(RunState::Running, Some(index), statements, None);
-                    history::table::write_state(&mut conn, &table, &running)
-                        .await
-                        .map_err(|e| self.database(e))?;
+                let implicit_end = self.tail.min(statements.len());
+                let batch = self.final_batch(session_backend, statements, start_at);
+                // With a final batch, the last statement run on its own joins it.
+                let alone_end = match &batch {
+                    Some(_) if implicit_end > start_at => implicit_end - 1,
+                    _ => implicit_end,
+                };
+                for index in start_at..alone_end {
+                    self.mark_running(&mut conn, statements, start_at, index)
+                        .await?;
                     if let Err(error) = conn.execute(&statements[index].text).await {
-                        let statement = Some(Self::failed_statement(statements, index));
-                        if index == 0 {
-                            // Nothing committed: leave no trace, so fixing the file and rerunning is enough.
-                            let _ = history::table::delete_state(
-                                &mut conn,
-                                &table,
-                                self.revision.version,
-                            )
-                            .await;
-                        } else {
-                            let failed = self.state(
-                                RunState::Failed,
-                                Some(index),
-                                statements,
-                                Some(error.to_string()),
-                            );
-                            let _ = history::table::write_state(&mut conn, &table, &failed).await;
-                        }
-                        let committed = if index == 0 {
-                            Committed::Nothing
-                        } else {
-                            Committed::Statements(index)
-                        };
-                        return Err(self.failure(
-                            statement,
-                            FailureCause::Database(error),
-                            committed,
-                        ));
+                        return Err(self
+                            .implicit_failure(&mut conn, statements, index, error)
+                            .await);
                     }
+                }
+                if let Some(records) = batch {
+                    let lead = (alone_end < implicit_end).then_some(alone_end);
+                    if let Some(index) = lead {
+                        self.mark_running(&mut conn, statements, start_at, index)
+                            .await?;
+                    }
+                    return self
+                        .in_one_batch(&mut conn, statements, lead, records)
+                        .await;
                 }
             }
             Work::Rust(step, revision) => {
@@ -534,12 +616,170 @@ impl Runner<'_, '_> {
             .begin()
             .await
             .map_err(|e| self.database(e))?;
+        // The statements after the last one MySQL commits implicitly run in the transaction that
+        // records the revision: no progress record is needed for them.
+        if let Work::Sql(statements) = &work {
+            let tail = self.tail.max(start_at);
+            for index in tail..statements.len() {
+                if let Err(error) = tx.conn().execute(&statements[index].text).await {
+                    let _ = tx.rollback().await;
+                    let statement = Self::failed_statement(statements, index);
+                    return Err(self
+                        .tail_failure(&mut conn, statements, tail, Some(statement), error)
+                        .await);
+                }
+            }
+        }
         if let Err(error) = self.record(&mut tx.conn()).await {
             let _ = tx.rollback().await;
             return Err(self.database(error));
         }
         tx.commit().await.map_err(|e| self.database(e))?;
         Ok(step_report(self.revision, self.started.elapsed()))
+    }
+
+    /// Says in the side table that statement `index` is about to run, unless the revision before
+    /// already did in its own commit (see [`Handoff`]).
+    async fn mark_running(
+        &self,
+        conn: &mut Conn<'_>,
+        statements: &[Statement],
+        start_at: usize,
+        index: usize,
+    ) -> Result<(), Box<RevisionFailure>> {
+        if index == start_at && start_at == 0 && self.handoff.marker_written {
+            return Ok(());
+        }
+        let running = self.state(RunState::Running, Some(index), statements, None);
+        history::table::write_state(conn, self.migrator.history_table(), &running)
+            .await
+            .map_err(|e| self.database(e))
+    }
+
+    /// Records statement `index`, run outside a transaction, as the one that failed: what ran before
+    /// it stays committed.
+    async fn implicit_failure(
+        &self,
+        conn: &mut Conn<'_>,
+        statements: &[Statement],
+        index: usize,
+        error: sqlx::Error,
+    ) -> Box<RevisionFailure> {
+        let table = self.migrator.history_table();
+        let committed = if index == 0 {
+            // Nothing committed: leave no trace, so fixing the file and rerunning is enough.
+            let _ = history::table::delete_state(conn, table, self.revision.version).await;
+            Committed::Nothing
+        } else {
+            let failed = self.state(
+                RunState::Failed,
+                Some(index),
+                statements,
+                Some(error.to_string()),
+            );
+            let _ = history::table::write_state(conn, table, &failed).await;
+            Committed::Statements(index)
+        };
+        let statement = Some(Self::failed_statement(statements, index));
+        self.failure(statement, FailureCause::Database(error), committed)
+    }
+
+    /// Records a failure in the final transaction, rolled back: what stays is what ran before the
+    /// tail, and resuming runs the whole tail again.
+    async fn tail_failure(
+        &self,
+        conn: &mut Conn<'_>,
+        statements: &[Statement],
+        tail: usize,
+        statement: Option<FailedStatement>,
+        error: sqlx::Error,
+    ) -> Box<RevisionFailure> {
+        let table = self.migrator.history_table();
+        let committed = if tail == 0 {
+            let _ = history::table::delete_state(conn, table, self.revision.version).await;
+            Committed::Nothing
+        } else {
+            let message = match &statement {
+                Some(s) => format!("statement {} (line {}): {error}", s.index, s.line),
+                None => error.to_string(),
+            };
+            let failed = self.state(RunState::Failed, Some(tail), statements, Some(message));
+            let _ = history::table::write_state(conn, table, &failed).await;
+            Committed::Statements(tail)
+        };
+        self.failure(statement, FailureCause::Database(error), committed)
+    }
+
+    /// On MySQL, the final transaction of an upgrade (the tail statements and the history records)
+    /// as SQL text for one round trip instead of one per statement; `None` where it does not apply.
+    /// The records' times are taken now, when the batch is sent.
+    fn final_batch(
+        &self,
+        backend: Backend,
+        statements: &[Statement],
+        start_at: usize,
+    ) -> Option<[String; 2]> {
+        if backend != Backend::MySql
+            || self.direction != Direction::Upgrade
+            || self.deferred_states.is_some()
+            || self.tail > statements.len()
+            || start_at > self.tail
+        {
+            return None;
+        }
+        let width = self.migrator.migrations.version_width();
+        let mut states = vec![self.applied_state()];
+        states.extend(self.handoff.next_marker.clone());
+        // The execution time counts the batch too: the server measures it from the batch's start.
+        let before = self.started.elapsed().as_micros();
+        let execution_ms = format!(
+            "({before} + TIMESTAMPDIFF(MICROSECOND, @dbmigrate_batch_started, SYSDATE(6))) DIV 1000"
+        );
+        history::table::record_applied_literal(
+            backend,
+            self.migrator.history_table(),
+            &applied_row(self.revision, width),
+            &states,
+            &execution_ms,
+        )
+    }
+
+    /// Runs, in one round trip: statement `lead` (if any, outside the transaction, as MySQL commits it
+    /// implicitly anyway), then the tail statements and the history records in one transaction.
+    async fn in_one_batch(
+        &self,
+        conn: &mut Conn<'_>,
+        statements: &[Statement],
+        lead: Option<usize>,
+        records: [String; 2],
+    ) -> Result<StepReport, Box<RevisionFailure>> {
+        let mut batch: Vec<&str> = Vec::with_capacity(statements.len() - self.tail + 6);
+        batch.push("SET @dbmigrate_batch_started = SYSDATE(6)");
+        batch.extend(lead.map(|index| statements[index].text.as_str()));
+        batch.push("BEGIN");
+        batch.extend(statements[self.tail..].iter().map(|s| s.text.as_str()));
+        batch.extend(records.iter().map(String::as_str));
+        batch.push("COMMIT");
+        let Err((completed, error)) = conn.execute_batch(&batch).await else {
+            return Ok(step_report(self.revision, self.started.elapsed()));
+        };
+        // The first statement only sets a variable: the lead, if any, is the second.
+        if completed == 0 {
+            return Err(self.database(error));
+        }
+        if let Some(index) = lead.filter(|_| completed == 1) {
+            return Err(self.implicit_failure(conn, statements, index, error).await);
+        }
+        let _ = conn.execute("ROLLBACK").await;
+        // The position in the batch after the lead and BEGIN: a tail statement, or a record.
+        let position = completed - 1 - usize::from(lead.is_some());
+        let statement = (position >= 1)
+            .then(|| self.tail + position - 1)
+            .filter(|&index| index < statements.len())
+            .map(|index| Self::failed_statement(statements, index));
+        Err(self
+            .tail_failure(conn, statements, self.tail, statement, error)
+            .await)
     }
 }
 
@@ -640,6 +880,8 @@ pub(super) async fn resolve(
                 direction,
                 started: Instant::now(),
                 deferred_states: None,
+                tail: usize::MAX,
+                handoff: Handoff::default(),
             };
             let step = runner
                 .one_by_one(session, Work::Sql(statements), resume_at)

@@ -165,3 +165,50 @@ on_every_backend! {
         assert_eq!(db.applied_versions().await, [1]);
     }
 }
+
+on_every_backend! {
+    async fn on_mysql_the_statements_after_the_last_ddl_commit_with_the_revision(db) {
+        let broken = revisions(&[
+            BASE,
+            ("V2__delta.sql", "-- Revises: 1\nCREATE TABLE delta (id INTEGER PRIMARY KEY);\nINSERT INTO delta (id) VALUES (1);\nINSERT INTO nowhere (id) VALUES (1);\n"),
+        ]);
+        let error = Migrator::new(&broken).upgrade(&db.pool).await.unwrap_err();
+        let Error::Revision(failure) = &error else { panic!("{error}") };
+        assert_eq!(failure.statement.as_ref().unwrap().index, 3);
+        if db.backend == dbmigrate_runtime::Backend::MySql {
+            // The CREATE TABLE committed; the INSERT before the failing one rolled back with it.
+            assert_eq!(failure.committed, Committed::Statements(1));
+            assert!(db.has_table("delta").await);
+            assert_eq!(db.integer("SELECT COUNT(*) FROM delta").await, 0);
+            let fixed = revisions(&[
+                BASE,
+                ("V2__delta.sql", "-- Revises: 1\nCREATE TABLE delta (id INTEGER PRIMARY KEY);\nINSERT INTO delta (id) VALUES (1);\nINSERT INTO delta (id) VALUES (2);\n"),
+            ]);
+            // Resuming runs the whole tail again: both inserts, not only the one that failed.
+            Migrator::new(&fixed).abort_divergent(false).resolve(&db.pool, 2, Resolution::Resume).await.unwrap();
+            assert_eq!(db.integer("SELECT COUNT(*) FROM delta").await, 2);
+        } else {
+            assert_eq!(failure.committed, Committed::Nothing);
+            assert!(!db.has_table("delta").await);
+        }
+    }
+}
+
+on_every_backend! {
+    async fn every_applied_revision_records_its_name_and_execution_time(db) {
+        // MySQL writes plain values in one batch with the revision; others go through bound parameters.
+        let migrations = revisions(&[
+            BASE,
+            ("V2__plain.sql", "-- Revises: 1\nCREATE TABLE plain (id INTEGER PRIMARY KEY);\nINSERT INTO plain (id) VALUES (1);\n"),
+            ("V3__café_tables.sql", "-- Revises: 2\nCREATE TABLE cafe (id INTEGER PRIMARY KEY);\nINSERT INTO cafe (id) VALUES (1);\n"),
+        ]);
+        Migrator::new(&migrations).upgrade(&db.pool).await.unwrap();
+        assert_eq!(db.applied_versions().await, [1, 2, 3]);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history WHERE name = 'café_tables'").await, 1);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate WHERE state = 'applied' AND execution_ms >= 0").await, 3);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate").await, 3);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM plain").await + db.integer("SELECT COUNT(*) FROM cafe").await, 2);
+        // What refinery reads matches the files, so a second run has nothing to do.
+        assert!(Migrator::new(&migrations).status(&db.pool).await.unwrap().at_head);
+    }
+}
