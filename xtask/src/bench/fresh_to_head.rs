@@ -20,8 +20,10 @@ contender starts with a connected pool or client, except the limit, whose client
 the timing.
 
 - **ours**: `Migrations::from_sources` on the in-memory files and `Migrator::new(&m).upgrade(&pool)` \
-on a connected sqlx pool: lock, history tables, each revision in its own transaction with its history row \
-(on MariaDB, whose DDL commits implicitly, statement by statement with its progress recorded).
+on a connected sqlx pool: lock, history tables, each revision with its history row: on PostgreSQL in \
+its own transaction sent as one message; on SQLite in a savepoint of one transaction shared by \
+consecutive revisions; on MariaDB, whose DDL commits implicitly, the DDL on its own with its progress \
+recorded and the rest with the history row in one transaction, all in one multi-statement message.
 - **refinery**: `Runner::run_async` (tokio-postgres, mysql_async) or `Runner::run` (rusqlite), each \
 migration in its own transaction (refinery's default, ungrouped).
 - **sqlx**: `Migrator::run` on a connected pool, the `Migrator` built before timing (as `migrate!` \
