@@ -669,23 +669,10 @@ impl Runner<'_, '_> {
         index: usize,
         error: sqlx::Error,
     ) -> Box<RevisionFailure> {
-        let table = self.migrator.history_table();
-        let committed = if index == 0 {
-            // Nothing committed: leave no trace, so fixing the file and rerunning is enough.
-            let _ = history::table::delete_state(conn, table, self.revision.version).await;
-            Committed::Nothing
-        } else {
-            let failed = self.state(
-                RunState::Failed,
-                Some(index),
-                statements,
-                Some(error.to_string()),
-            );
-            let _ = history::table::write_state(conn, table, &failed).await;
-            Committed::Statements(index)
-        };
+        let message = error.to_string();
         let statement = Some(Self::failed_statement(statements, index));
-        self.failure(statement, FailureCause::Database(error), committed)
+        self.failure_after(conn, statements, index, statement, error, message)
+            .await
     }
 
     /// Records a failure in the final transaction, rolled back: what stays is what ran before the
@@ -698,18 +685,33 @@ impl Runner<'_, '_> {
         statement: Option<FailedStatement>,
         error: sqlx::Error,
     ) -> Box<RevisionFailure> {
+        let message = match &statement {
+            Some(s) => format!("statement {} (line {}): {error}", s.index, s.line),
+            None => error.to_string(),
+        };
+        self.failure_after(conn, statements, tail, statement, error, message)
+            .await
+    }
+
+    /// Records in the side table a revision that failed after its first `completed` statements
+    /// committed, or leaves no trace when none did (fixing the file and rerunning is then enough).
+    async fn failure_after(
+        &self,
+        conn: &mut Conn<'_>,
+        statements: &[Statement],
+        completed: usize,
+        statement: Option<FailedStatement>,
+        error: sqlx::Error,
+        message: String,
+    ) -> Box<RevisionFailure> {
         let table = self.migrator.history_table();
-        let committed = if tail == 0 {
+        let committed = if completed == 0 {
             let _ = history::table::delete_state(conn, table, self.revision.version).await;
             Committed::Nothing
         } else {
-            let message = match &statement {
-                Some(s) => format!("statement {} (line {}): {error}", s.index, s.line),
-                None => error.to_string(),
-            };
-            let failed = self.state(RunState::Failed, Some(tail), statements, Some(message));
+            let failed = self.state(RunState::Failed, Some(completed), statements, Some(message));
             let _ = history::table::write_state(conn, table, &failed).await;
-            Committed::Statements(tail)
+            Committed::Statements(completed)
         };
         self.failure(statement, FailureCause::Database(error), committed)
     }
