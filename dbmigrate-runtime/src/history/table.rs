@@ -367,7 +367,7 @@ pub(crate) fn record_applied_literal(
     applied: &AppliedRow,
     states: &[StateRow],
     execution_ms: &str,
-) -> Option<[String; 2]> {
+) -> Option<Vec<String>> {
     fn text(value: Option<&str>) -> Option<String> {
         match value {
             None => Some("NULL".to_string()),
@@ -407,7 +407,11 @@ pub(crate) fn record_applied_literal(
             text(Some(&row.updated_on))?,
         ));
     }
-    Some([applied_sql, state_upsert(backend, table, &rows.join(", "))])
+    let mut statements = vec![applied_sql];
+    if !rows.is_empty() {
+        statements.push(state_upsert(backend, table, &rows.join(", ")));
+    }
+    Some(statements)
 }
 
 /// The side table's columns an upsert writes besides the version.

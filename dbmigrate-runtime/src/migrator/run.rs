@@ -102,6 +102,10 @@ pub(super) async fn plan(
     let backend = session.backend();
     let grouped = |revision: &Revision| backend == Backend::Sqlite && revision.transactional();
     let mut done = Vec::with_capacity(plan.len());
+    // On PostgreSQL the side-table rows (execution times) of revisions applied in one transaction
+    // are written together once the run ends: one statement instead of one per revision.
+    let mut times = Vec::new();
+    let defer_times = backend == Backend::Postgres && direction == Direction::Upgrade;
     let mut marker_written = false;
     let mut index = 0;
     while index < plan.len() {
@@ -114,12 +118,14 @@ pub(super) async fn plan(
                 marker_written: std::mem::take(&mut marker_written),
             };
             let hands_off = handoff.next_marker.is_some();
-            match revision(session, migrator, plan[index], direction, handoff).await {
+            let deferred = defer_times.then_some(&mut times);
+            match revision(session, migrator, plan[index], direction, handoff, deferred).await {
                 Ok(step) => {
                     marker_written = hands_off;
                     done.push(step);
                 }
                 Err(mut failure) => {
+                    write_times(session, migrator, &times).await;
                     failure.completed = done;
                     return Err(failure);
                 }
@@ -188,7 +194,18 @@ pub(super) async fn plan(
         }
         index += group;
     }
+    write_times(session, migrator, &times).await;
     Ok(done)
+}
+
+/// Writes the side-table rows of revisions applied in this run, best effort: they hold execution
+/// times only (a revision's refinery row is what makes it applied), and a database that refuses them
+/// has refused nothing of the migration.
+async fn write_times(session: &mut Session, migrator: &Migrator<'_>, rows: &[StateRow]) {
+    if !rows.is_empty() {
+        let _ =
+            history::table::write_states(&mut session.conn(), migrator.history_table(), rows).await;
+    }
 }
 
 /// How a revision run statement by statement on MySQL shares its progress record with the one
@@ -253,13 +270,15 @@ fn first_marker(
     Some(runner.state(RunState::Running, Some(0), statements, None))
 }
 
-/// Runs one revision in `direction` and records it.
+/// Runs one revision in `direction` and records it; with `deferred_states`, a revision that runs in
+/// one transaction leaves its side-table row there for the caller to write.
 pub(super) async fn revision(
     session: &mut Session,
     migrator: &Migrator<'_>,
     revision: &Revision,
     direction: Direction,
     handoff: Handoff,
+    deferred_states: Option<&mut Vec<StateRow>>,
 ) -> Result<StepReport, Box<RevisionFailure>> {
     let backend = session.backend();
     let work = work(migrator, revision, direction, backend);
@@ -269,7 +288,8 @@ pub(super) async fn revision(
         revision,
         direction,
         started: Instant::now(),
-        deferred_states: None,
+        // A revision run statement by statement replaces its progress record with its own.
+        deferred_states: deferred_states.filter(|_| tail.is_none()),
         tail: tail.unwrap_or(0),
         handoff,
     };
@@ -724,7 +744,7 @@ impl Runner<'_, '_> {
         backend: Backend,
         statements: &[Statement],
         start_at: usize,
-    ) -> Option<[String; 2]> {
+    ) -> Option<Vec<String>> {
         if backend != Backend::MySql
             || self.direction != Direction::Upgrade
             || self.deferred_states.is_some()
@@ -738,9 +758,13 @@ impl Runner<'_, '_> {
 
     /// The statements recording this revision as applied, for a batch that ends with them. The
     /// execution time counts the batch too: the server measures it from the batch's start.
-    fn records_for_batch(&self, backend: Backend) -> Option<[String; 2]> {
+    fn records_for_batch(&self, backend: Backend) -> Option<Vec<String>> {
         let width = self.migrator.migrations.version_width();
-        let mut states = vec![self.applied_state()];
+        // A deferred row is written by the caller, with the time measured after the commit.
+        let mut states = match self.deferred_states {
+            Some(_) => Vec::new(),
+            None => vec![self.applied_state()],
+        };
         states.extend(self.handoff.next_marker.clone());
         let before = self.started.elapsed().as_micros();
         let execution_ms = match backend {
@@ -767,15 +791,13 @@ impl Runner<'_, '_> {
     /// as one batch: one round trip instead of four. `Err(work)` gives the work back where this
     /// does not apply.
     async fn try_postgres_batch<'w>(
-        &self,
+        &mut self,
         conn: &mut Conn<'_>,
         work: Work<'w>,
     ) -> Result<Result<StepReport, Box<RevisionFailure>>, Work<'w>> {
         let records = match &work {
             Work::Sql(_)
-                if conn.backend() == Backend::Postgres
-                    && self.direction == Direction::Upgrade
-                    && self.deferred_states.is_none() =>
+                if conn.backend() == Backend::Postgres && self.direction == Direction::Upgrade =>
             {
                 self.records_for_batch(Backend::Postgres)
             }
@@ -790,6 +812,10 @@ impl Runner<'_, '_> {
         batch.extend(records.iter().map(String::as_str));
         batch.push("COMMIT");
         let Err((completed, error)) = conn.execute_batch(&batch).await else {
+            let state = self.applied_state();
+            if let Some(states) = self.deferred_states.as_deref_mut() {
+                states.push(state);
+            }
             return Ok(Ok(step_report(self.revision, self.started.elapsed())));
         };
         // Wait for the rollback, so the lock is released only once nothing of it remains.
@@ -813,7 +839,7 @@ impl Runner<'_, '_> {
         conn: &mut Conn<'_>,
         statements: &[Statement],
         lead: Option<usize>,
-        records: [String; 2],
+        records: Vec<String>,
     ) -> Result<StepReport, Box<RevisionFailure>> {
         let mut batch: Vec<&str> = Vec::with_capacity(statements.len() - self.tail + 6);
         batch.push("SET @dbmigrate_batch_started = SYSDATE(6)");

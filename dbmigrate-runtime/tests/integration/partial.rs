@@ -212,3 +212,18 @@ on_every_backend! {
         assert!(Migrator::new(&migrations).status(&db.pool).await.unwrap().at_head);
     }
 }
+
+on_every_backend! {
+    async fn a_failing_run_still_records_the_times_of_the_revisions_before_it(db) {
+        let migrations = revisions(&[
+            BASE,
+            ("V2__second.sql", "-- Revises: 1\nCREATE TABLE second (id INTEGER PRIMARY KEY);\n"),
+            ("V3__broken.sql", "-- Revises: 2\nINSERT INTO nowhere (id) VALUES (1);\n"),
+        ]);
+        Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        assert_eq!(db.applied_versions().await, [1, 2]);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate WHERE state = 'applied' AND execution_ms >= 0 AND version IN (1, 2)").await, 2);
+        // Nothing of the failed revision is left to resolve: fixing the file is enough.
+        assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate WHERE version = 3").await, 0);
+    }
+}
