@@ -227,3 +227,31 @@ on_every_backend! {
         assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate WHERE version = 3").await, 0);
     }
 }
+
+on_every_backend! {
+    async fn a_query_returning_rows_does_not_shift_which_statement_failed(db) {
+        // Statements go to the server in batches; one that returns rows must still count as one.
+        let broken = revisions(&[
+            BASE,
+            ("V2__rows.sql", "-- Revises: 1\nCREATE TABLE rows_here (id INTEGER PRIMARY KEY);\nINSERT INTO rows_here (id) VALUES (1), (2);\nSELECT id FROM rows_here;\nINSERT INTO nowhere (id) VALUES (1);\n"),
+        ]);
+        let error = Migrator::new(&broken).upgrade(&db.pool).await.unwrap_err();
+        let Error::Revision(failure) = &error else { panic!("{error}") };
+        let statement = failure.statement.as_ref().unwrap();
+        assert_eq!((statement.index, statement.line), (4, 5), "{error}");
+
+        let fixed = revisions(&[
+            BASE,
+            ("V2__rows.sql", "-- Revises: 1\nCREATE TABLE rows_here (id INTEGER PRIMARY KEY);\nINSERT INTO rows_here (id) VALUES (1), (2);\nSELECT id FROM rows_here;\nINSERT INTO rows_here (id) VALUES (3);\n"),
+        ]);
+        let migrator = Migrator::new(&fixed).abort_divergent(false);
+        if db.backend == dbmigrate_runtime::Backend::MySql {
+            // The CREATE TABLE committed; resuming runs the rest again.
+            migrator.resolve(&db.pool, 2, Resolution::Resume).await.unwrap();
+        } else {
+            migrator.upgrade(&db.pool).await.unwrap();
+        }
+        assert_eq!(db.integer("SELECT COUNT(*) FROM rows_here").await, 3);
+        assert_eq!(db.applied_versions().await, [1, 2]);
+    }
+}
