@@ -95,6 +95,9 @@ pub struct Measured {
     pub longest_transaction: Option<Duration>,
     /// How many rounds were measured.
     pub rounds: usize,
+    /// Each round's time, in round order (contenders alternate within a round, so the same index
+    /// of two contenders was measured under the same load).
+    pub by_round: Vec<Duration>,
 }
 
 /// Only contenders whose name contains this text run (`--only`, for profiling one of them).
@@ -154,6 +157,7 @@ pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Res
                 rows: samples.iter().find_map(|s| s.rows),
                 longest_transaction: (!longest.is_empty()).then(|| median(&mut longest)),
                 rounds: samples.len(),
+                by_round: samples.iter().map(|s| s.elapsed).collect(),
             }
         })
         .collect())
@@ -208,6 +212,29 @@ pub struct Verdict {
     pub ratio: f64,
     pub reference: String,
     pub bound: Option<Bound>,
+    /// The median of the round-by-round ratios, which the machine's drift between rounds does not
+    /// move; shown beside the ratio of medians, which the target is judged on.
+    pub paired: Option<f64>,
+}
+
+/// The median over rounds of ours ÷ other in the same round; `None` unless both ran every round.
+fn paired_ratio(ours: &Measured, other: &Measured) -> Option<f64> {
+    if ours.by_round.len() != other.by_round.len() || ours.by_round.is_empty() {
+        return None;
+    }
+    let mut ratios: Vec<f64> = ours
+        .by_round
+        .iter()
+        .zip(&other.by_round)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64().max(1e-12))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let middle = ratios.len() / 2;
+    Some(if ratios.len().is_multiple_of(2) {
+        (ratios[middle - 1] + ratios[middle]) / 2.0
+    } else {
+        ratios[middle]
+    })
 }
 
 impl Verdict {
@@ -255,6 +282,7 @@ impl Table {
                 ratio: ratio(peer),
                 reference: peer.name.clone(),
                 bound: self.targets.vs_best_peer,
+                paired: paired_ratio(ours, peer),
             });
         }
         if let Some(limit) = self.best(Role::Limit) {
@@ -263,6 +291,7 @@ impl Table {
                 ratio: ratio(limit),
                 reference: limit.name.clone(),
                 bound: self.targets.vs_limit,
+                paired: paired_ratio(ours, limit),
             });
         }
         verdicts
@@ -299,14 +328,18 @@ impl Table {
         }
         for verdict in self.verdicts() {
             println!(
-                "  ours / {}: {:.2}x{}",
+                "  ours / {}: {:.2}x{}{}",
                 verdict.against,
                 verdict.ratio,
                 match (verdict.bound, verdict.met()) {
                     (Some(bound), Some(true)) => format!(" (target {}: met)", bound.describe()),
                     (Some(bound), _) => format!(" (target {}: MISSED)", bound.describe()),
                     _ => String::new(),
-                }
+                },
+                verdict
+                    .paired
+                    .map(|p| format!("; round by round: {p:.2}x"))
+                    .unwrap_or_default()
             );
         }
     }
@@ -389,9 +422,13 @@ impl Table {
                 (Some(bound), _) => format!("target {}: **missed**", bound.describe()),
                 _ => "no target".to_string(),
             };
+            let paired = verdict
+                .paired
+                .map(|p| format!("; median of the round-by-round ratios: {p:.2}x"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- ours / {} ({}): **{:.2}x** ({target})",
+                "- ours / {} ({}): **{:.2}x** ({target}){paired}",
                 verdict.against, verdict.reference, verdict.ratio
             );
         }
@@ -456,7 +493,29 @@ mod tests {
             rows: None,
             longest_transaction: None,
             rounds: 5,
+            by_round: vec![d; 5],
         }
+    }
+
+    #[test]
+    fn the_round_by_round_ratio_ignores_drift_between_rounds() {
+        // The machine slows down in the later rounds; within each round ours takes 90% of the peer.
+        let by_round = |ms: &[u64]| ms.iter().map(|&m| Duration::from_millis(m)).collect();
+        let ours = Measured {
+            by_round: by_round(&[90, 180, 360, 90, 900]),
+            ..measured("ours", Role::Ours, 180)
+        };
+        let peer = Measured {
+            by_round: by_round(&[100, 200, 400, 100, 1000]),
+            ..measured("peer", Role::Peer, 200)
+        };
+        let paired = paired_ratio(&ours, &peer).unwrap();
+        assert!((paired - 0.9).abs() < 1e-9, "{paired}");
+        let fewer = Measured {
+            by_round: by_round(&[100]),
+            ..measured("peer", Role::Peer, 100)
+        };
+        assert_eq!(paired_ratio(&ours, &fewer), None);
     }
 
     #[test]
