@@ -119,10 +119,9 @@ pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Res
         } else {
             format!("round {round}/{rounds}")
         };
-        // Each round starts with the next contender, so none always runs right after the same
-        // one (after a database drop, say) or always first.
-        let count = contenders.len();
-        for index in (0..count).map(|i| (i + round) % count) {
+        // Each round runs the contenders in a different order, so none always runs right after
+        // the same one (paying for its database drop, say) or always first.
+        for index in round_order(contenders.len(), round) {
             let (contender, samples) = (&mut contenders[index], &mut samples[index]);
             if !selected(contender) {
                 continue;
@@ -161,6 +160,24 @@ pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Res
             }
         })
         .collect())
+}
+
+/// The order of the contenders in `round`: a shuffle that depends only on the round, so a run can
+/// be repeated exactly. A rotation would keep every contender behind the same one.
+fn round_order(count: usize, round: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    // xorshift64*, seeded by the round.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (round as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    for i in (1..count).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    order
 }
 
 fn median(values: &mut [Duration]) -> Duration {
@@ -495,6 +512,21 @@ mod tests {
             rounds: 5,
             by_round: vec![d; 5],
         }
+    }
+
+    #[test]
+    fn every_contender_follows_each_other_in_some_round() {
+        let mut followed = std::collections::BTreeSet::new();
+        for round in 0..9 {
+            let order = round_order(4, round);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2, 3], "round {round}: {order:?}");
+            followed.extend(order.windows(2).map(|pair| (pair[0], pair[1])));
+        }
+        // All twelve ordered pairs occur within the nine rounds of a published run.
+        assert_eq!(followed.len(), 12, "{followed:?}");
+        assert_eq!(round_order(4, 3), round_order(4, 3));
     }
 
     #[test]
