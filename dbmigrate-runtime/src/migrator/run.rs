@@ -107,19 +107,39 @@ pub(super) async fn plan(
     let mut times = Vec::new();
     let defer_times = backend == Backend::Postgres && direction == Direction::Upgrade;
     let mut marker_written = false;
+    // On MySQL the next revision's statements are split ahead of time for its first marker (see
+    // `Handoff`); they are kept here for its own run.
+    let mut next_work = None;
     let mut index = 0;
     while index < plan.len() {
         let group = plan[index..].iter().take_while(|r| grouped(r)).count();
         if group < 2 {
+            let current = next_work
+                .take()
+                .unwrap_or_else(|| work(migrator, plan[index], direction, backend));
+            next_work = plan
+                .get(index + 1)
+                .filter(|_| backend == Backend::MySql)
+                .map(|next| work(migrator, next, direction, backend));
             let handoff = Handoff {
-                next_marker: plan
-                    .get(index + 1)
-                    .and_then(|next| first_marker(migrator, next, direction, backend)),
+                next_marker: plan.get(index + 1).zip(next_work.as_ref()).and_then(
+                    |(next, work)| first_marker(migrator, next, work, direction, backend),
+                ),
                 marker_written: std::mem::take(&mut marker_written),
             };
             let hands_off = handoff.next_marker.is_some();
             let deferred = defer_times.then_some(&mut times);
-            match revision(session, migrator, plan[index], direction, handoff, deferred).await {
+            match revision(
+                session,
+                migrator,
+                plan[index],
+                current,
+                direction,
+                handoff,
+                deferred,
+            )
+            .await
+            {
                 Ok(step) => {
                     marker_written = hands_off;
                     done.push(step);
@@ -212,7 +232,7 @@ async fn write_times(session: &mut Session, migrator: &Migrator<'_>, rows: &[Sta
 /// before and after it: the record saying its first statement is about to run is written in the
 /// commit that finishes the revision before it, saving a commit (an fsync) per revision.
 #[derive(Debug, Default)]
-pub(super) struct Handoff {
+struct Handoff {
     /// The record to write with this revision's own, for the revision that comes next.
     next_marker: Option<StateRow>,
     /// Whether the revision before wrote this revision's first record already.
@@ -244,15 +264,15 @@ fn shape(revision: &Revision, work: &Work<'_>, backend: Backend) -> Option<usize
 fn first_marker(
     migrator: &Migrator<'_>,
     next: &Revision,
+    work: &Work<'_>,
     direction: Direction,
     backend: Backend,
 ) -> Option<StateRow> {
     if backend != Backend::MySql {
         return None;
     }
-    let work = work(migrator, next, direction, backend);
-    let tail = shape(next, &work, backend)?;
-    let Work::Sql(statements) = &work else {
+    let tail = shape(next, work, backend)?;
+    let Work::Sql(statements) = work else {
         return None;
     };
     if statements.is_empty() || tail == 0 {
@@ -270,18 +290,18 @@ fn first_marker(
     Some(runner.state(RunState::Running, Some(0), statements, None))
 }
 
-/// Runs one revision in `direction` and records it; with `deferred_states`, a revision that runs in
+/// Runs one revision's `work` in `direction` and records it; with `deferred_states`, a revision that runs in
 /// one transaction leaves its side-table row there for the caller to write.
-pub(super) async fn revision(
+async fn revision(
     session: &mut Session,
     migrator: &Migrator<'_>,
     revision: &Revision,
+    work: Work<'_>,
     direction: Direction,
     handoff: Handoff,
     deferred_states: Option<&mut Vec<StateRow>>,
 ) -> Result<StepReport, Box<RevisionFailure>> {
     let backend = session.backend();
-    let work = work(migrator, revision, direction, backend);
     let tail = shape(revision, &work, backend);
     let mut runner = Runner {
         migrator,
