@@ -100,18 +100,22 @@ pub struct Measured {
     pub by_round: Vec<Duration>,
 }
 
-/// Only contenders whose name contains this text run (`--only`, for profiling one of them).
-static ONLY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// Only contenders whose name contains one of these texts run (`--only`, for profiling one of them
+/// or comparing a few).
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
-pub fn run_only(name_part: String) {
-    let _ = ONLY.set(name_part);
+pub fn run_only(name_parts: Vec<String>) {
+    let _ = ONLY.set(name_parts);
 }
 
 /// Runs every contender once to warm up, then `rounds` times in alternation (so drift in the
 /// machine's load hits all of them alike) and in a rotating order, and returns the medians.
 pub fn alternate(contenders: &mut [Contender<'_>], rounds: usize) -> anyhow::Result<Vec<Measured>> {
     let rounds = rounds.max(1);
-    let selected = |c: &Contender<'_>| ONLY.get().is_none_or(|part| c.name.contains(part.as_str()));
+    let selected = |c: &Contender<'_>| {
+        ONLY.get()
+            .is_none_or(|parts| parts.iter().any(|part| c.name.contains(part.as_str())))
+    };
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
     for round in 0..=rounds {
         let what = if round == 0 {

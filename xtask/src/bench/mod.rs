@@ -34,10 +34,10 @@ pub struct Args {
     /// Small sizes and 3 rounds, for a whole run in a few minutes (not written to BENCHMARKS.md).
     #[arg(long)]
     quick: bool,
-    /// Run only the contenders whose name contains this text (to profile one); not written to
-    /// BENCHMARKS.md.
+    /// Run only the contenders whose name contains this text (to profile one, or, repeated, to
+    /// compare a few over more rounds); not written to BENCHMARKS.md.
     #[arg(long)]
-    only: Option<String>,
+    only: Vec<String>,
     /// Rounds per contender after one warm-up round [default: 5].
     #[arg(long)]
     rounds: Option<usize>,
@@ -178,7 +178,7 @@ impl Args {
         } == PUBLISHED
             && sizes.rounds >= 3
             && self.backends.is_empty()
-            && self.only.is_none()
+            && self.only.is_empty()
     }
 
     /// The command line that reproduces this run.
@@ -223,8 +223,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let sizes = args.sizes();
     let workloads = args.workloads();
-    if let Some(only) = &args.only {
-        measure::run_only(only.clone());
+    if !args.only.is_empty() {
+        measure::run_only(args.only.clone());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
