@@ -169,6 +169,16 @@ impl<'c> Conn<'c> {
         &mut self,
         statements: &[&str],
     ) -> Result<(), (usize, sqlx::Error)> {
+        self.execute_batch_observed(statements, |_| {}).await
+    }
+
+    /// [`Conn::execute_batch`], calling `completed_one` with each statement's index as its result
+    /// arrives.
+    pub(crate) async fn execute_batch_observed(
+        &mut self,
+        statements: &[&str],
+        mut completed_one: impl FnMut(usize),
+    ) -> Result<(), (usize, sqlx::Error)> {
         use futures_util::TryStreamExt as _;
         // Each statement ends with its own semicolon and newline, so a trailing line comment in one
         // cannot swallow the next.
@@ -182,7 +192,10 @@ impl<'c> Conn<'c> {
             let mut completed = 0;
             loop {
                 match results.try_next().await {
-                    Ok(Some(_)) => completed += 1,
+                    Ok(Some(_)) => {
+                        completed_one(completed);
+                        completed += 1;
+                    }
                     Ok(None) => return Ok(()),
                     Err(error) => return Err((completed, error)),
                 }

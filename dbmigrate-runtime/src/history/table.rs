@@ -230,20 +230,36 @@ pub(crate) async fn insert_applied(
     width: VersionWidth,
     row: &AppliedRow,
 ) -> Result<(), sqlx::Error> {
+    insert_applied_many(conn, table, width, std::slice::from_ref(row)).await
+}
+
+/// Writes refinery's rows for several applied revisions, a few hundred per statement.
+pub(crate) async fn insert_applied_many(
+    conn: &mut Conn<'_>,
+    table: &str,
+    width: VersionWidth,
+    rows: &[AppliedRow],
+) -> Result<(), sqlx::Error> {
     let backend = conn.backend();
-    let sql = crate::sql::placeholders(
-        &format!("INSERT INTO {table} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)"),
-        backend,
-    );
-    // PostgreSQL types parameters strictly: bind the width the column has.
-    each_conn!(conn, c => {
-        let query = sqlx::query(AssertSqlSafe(sql));
-        let query = match width {
-            VersionWidth::I32 => query.bind(i32::try_from(row.version).unwrap_or(i32::MAX)),
-            VersionWidth::I64 => query.bind(row.version),
-        };
-        query.bind(&row.name).bind(&row.applied_on).bind(&row.checksum).execute(&mut **c).await?;
-    });
+    for chunk in rows.chunks(500) {
+        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = crate::sql::placeholders(
+            &format!("INSERT INTO {table} (version, name, applied_on, checksum) VALUES {values}"),
+            backend,
+        );
+        each_conn!(&mut *conn, c => {
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk {
+                // PostgreSQL types parameters strictly: bind the width the column has.
+                query = match width {
+                    VersionWidth::I32 => query.bind(i32::try_from(row.version).unwrap_or(i32::MAX)),
+                    VersionWidth::I64 => query.bind(row.version),
+                };
+                query = query.bind(&row.name).bind(&row.applied_on).bind(&row.checksum);
+            }
+            query.execute(&mut **c).await?;
+        });
+    }
     Ok(())
 }
 

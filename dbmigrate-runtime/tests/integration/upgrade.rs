@@ -115,6 +115,56 @@ on_every_backend! {
 }
 
 on_every_backend! {
+    async fn a_failure_deep_in_a_long_run_keeps_every_revision_before_it(db) {
+        // SQLite sends consecutive revisions to the database a few kilobytes at a time: a failure
+        // in a later batch, between two revisions of it, must still split the run exactly there.
+        let padding = "-- ".to_string() + &"padding ".repeat(25) + "\n";
+        let files: Vec<(String, String)> = (1..=60)
+            .map(|version| {
+                let revises = if version == 1 { String::new() } else { format!("-- Revises: {}\n", version - 1) };
+                let broken = if version == 45 { "INSERT INTO nowhere (id) VALUES (1);\n" } else { "" };
+                let sql = format!(
+                    "{revises}{padding}CREATE TABLE t{version} (id INTEGER PRIMARY KEY);\n\
+                     INSERT INTO t1 (id) VALUES ({version});\n{broken}"
+                );
+                (format!("V{version}__table_{version}.sql"), sql)
+            })
+            .collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+        let migrations = revisions(&files);
+        let error = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        let Error::Revision(failure) = &error else { panic!("{error}") };
+        assert_eq!(failure.version, 45);
+        let statement = failure.statement.as_ref().unwrap();
+        assert_eq!((statement.index, statement.count, statement.line), (3, 3, 5), "{error}");
+        assert_eq!(failure.completed.len(), 44);
+        assert_eq!(db.applied_versions().await, (1..=44).collect::<Vec<i64>>());
+        // Each revision before it is whole (its own row in t1) and has its execution time.
+        assert_eq!(db.integer("SELECT COUNT(*) FROM t1").await, 44);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate WHERE state = 'applied' AND execution_ms >= 0").await, 44);
+        if db.backend != Backend::MySql {
+            // Where DDL is transactional nothing of revision 45 is left; MySQL has committed its
+            // CREATE TABLE and says so (see `partial`).
+            assert_eq!(failure.committed, Committed::Nothing);
+            assert_eq!(db.integer("SELECT COUNT(*) FROM refinery_schema_history_dbmigrate WHERE version = 45").await, 0);
+        }
+
+        // With the file fixed, the run goes on from revision 45.
+        let mut fixed = files.clone();
+        let repaired = fixed[44].1.replace("INSERT INTO nowhere (id) VALUES (1);\n", "");
+        fixed[44].1 = &repaired;
+        let fixed = revisions(&fixed);
+        let migrator = Migrator::new(&fixed).abort_divergent(false);
+        if db.backend == Backend::MySql {
+            migrator.resolve(&db.pool, 45, dbmigrate_runtime::Resolution::Resume).await.unwrap();
+        }
+        migrator.upgrade(&db.pool).await.unwrap();
+        assert_eq!(db.applied_versions().await, (1..=60).collect::<Vec<i64>>());
+        assert_eq!(db.integer("SELECT COUNT(*) FROM t1").await, 60);
+    }
+}
+
+on_every_backend! {
     async fn the_failing_statement_is_named_among_several_with_comments_around_them(db) {
         // PostgreSQL sends a revision's statements in one round trip: the one named must still be
         // exactly the one that failed, whatever the comments around the statements.

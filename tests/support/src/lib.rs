@@ -279,11 +279,14 @@ impl Database {
         } else {
             "CAST(version AS TEXT)"
         };
-        self.texts(&format!("SELECT {cast} FROM {table} ORDER BY version"))
-            .await
-            .into_iter()
-            .map(|v| v.expect("version").parse().expect("integer version"))
-            .collect()
+        // Named apart from the column, so that PostgreSQL orders by the number, not by the text.
+        self.texts(&format!(
+            "SELECT {cast} AS version_text FROM {table} ORDER BY version"
+        ))
+        .await
+        .into_iter()
+        .map(|v| v.expect("version").parse().expect("integer version"))
+        .collect()
     }
 }
 
