@@ -76,11 +76,19 @@ pub fn generate_alembic(dir: &Path, count: usize) -> anyhow::Result<Project> {
     Ok(project)
 }
 
-fn build_cli() -> anyhow::Result<PathBuf> {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "cargo-dbmigrate"])
-        .status()
-        .context("cannot start cargo")?;
+/// Builds the CLI `check` runs, before anything is timed, so that a failing build ends a run at its
+/// start rather than after the other workloads.
+pub fn build_cli() -> anyhow::Result<PathBuf> {
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "--release", "--quiet", "-p", "cargo-dbmigrate"]);
+    // Outside `cargo xtask`, a bare `rustc` is rustup's proxy, which obeys the toolchain file of the
+    // directory cargo compiles a dependency in (atoi 2.0.0 pins 1.57.0): use the rustc that sits
+    // beside the cargo this harness was built with.
+    let rustc = Path::new(env!("CARGO")).with_file_name("rustc");
+    if std::env::var_os("RUSTC").is_none() && rustc.is_file() {
+        build.env("RUSTC", rustc);
+    }
+    let status = build.status().context("cannot start cargo")?;
     if !status.success() {
         bail!("building cargo-dbmigrate failed");
     }
@@ -125,12 +133,17 @@ fn missing_check(cli: &Path) -> anyhow::Result<Option<String>> {
     Ok(None)
 }
 
-pub fn run(alembic: &Alembic, count: usize, rounds: usize) -> anyhow::Result<Vec<Table>> {
+pub fn run(
+    cli: &Path,
+    alembic: &Alembic,
+    count: usize,
+    rounds: usize,
+) -> anyhow::Result<Vec<Table>> {
     let temp = tempfile::tempdir()?;
     let dir = temp.path().join("migrations");
     generate(&dir, count)?;
     let project = generate_alembic(&temp.path().join("alembic"), count)?;
-    let cli = build_cli()?;
+    let cli = cli.to_path_buf();
     let missing = missing_check(&cli)?;
     if let Some(reason) = &missing {
         eprintln!("check: {reason}");

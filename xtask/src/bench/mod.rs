@@ -246,6 +246,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
+    let cli = if workloads.contains(&Workload::Check) {
+        Some(check::build_cli()?)
+    } else {
+        None
+    };
+
     let mut measured: Vec<(Workload, Vec<Table>)> = Vec::new();
     for workload in workloads {
         eprintln!("\n== {} ==", workload.heading());
@@ -280,6 +286,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 sizes.rounds,
             )?,
             Workload::Check => check::run(
+                cli.as_deref().expect("the CLI is built for this workload"),
                 alembic
                     .as_ref()
                     .expect("Alembic is set up for this workload"),
