@@ -22,7 +22,8 @@ the timing.
 - **ours**: `Migrations::from_sources` on the in-memory files and `Migrator::new(&m).upgrade(&pool)` \
 on a connected sqlx pool: lock, history tables, each revision with its history row: on PostgreSQL in \
 its own transaction sent as one message; on SQLite in a savepoint of one transaction shared by \
-consecutive revisions; on MariaDB, whose DDL commits implicitly, the DDL on its own with its progress \
+consecutive revisions, sent a few KiB of SQL at a time, with the history rows written once for the \
+group; on MariaDB, whose DDL commits implicitly, the DDL on its own with its progress \
 recorded and the rest with the history row in one transaction, all in one multi-statement message.
 - **refinery**: `Runner::run_async` (tokio-postgres, mysql_async) or `Runner::run` (rusqlite), each \
 migration in its own transaction (refinery's default, ungrouped).

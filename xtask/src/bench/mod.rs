@@ -339,3 +339,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!("\nWritten to {}", report.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("bench").chain(line.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn only_runs_at_the_issue_sizes_on_every_contender_are_published() {
+        assert!(args(&[]).publishable());
+        assert!(args(&["fresh-to-head", "--rounds", "9"]).publishable());
+        assert!(!args(&["fresh-to-head", "--backend", "sqlite"]).publishable());
+        assert!(!args(&["--quick"]).publishable());
+        let compared = args(&["fresh-to-head", "--only", "ours", "--only", "refinery"]);
+        assert_eq!(compared.only, ["ours", "refinery"]);
+        assert!(!compared.publishable());
+    }
+}
