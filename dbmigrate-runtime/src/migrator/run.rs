@@ -238,7 +238,7 @@ pub(super) async fn plan(
 
 /// How much SQL of a SQLite group goes to SQLite in one call, about. SQLite copies the rest of the
 /// text each time it prepares the next statement, so a call's cost grows with the square of its
-/// size: a fresh database's 1,000 small revisions took 110 ms in one call and 80 ms in batches of
+/// size: a fresh database's 1,000 small revisions took 110 ms in one call and 88 ms in batches of
 /// 4 KiB, the fastest of 1 to 64 KiB (`cargo xtask bench fresh-to-head --backend sqlite`).
 const SQLITE_BATCH_BYTES: usize = 4 << 10;
 
