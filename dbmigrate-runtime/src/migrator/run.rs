@@ -154,15 +154,7 @@ pub(super) async fn plan(
             continue;
         }
         let members = &plan[index..index + group];
-        let runner = |revision| Runner {
-            migrator,
-            revision,
-            direction,
-            started: Instant::now(),
-            deferred_states: None,
-            tail: 0,
-            handoff: Handoff::default(),
-        };
+        let runner = |revision| Runner::new(migrator, revision, direction);
         let mut outer = match session.conn().begin().await {
             Ok(tx) => tx,
             Err(error) => {
@@ -283,13 +275,8 @@ impl SqliteBatch<'_, '_> {
             bounds.push((savepoint, batch.len() - 1));
         }
         let runner = |revision, started| Runner {
-            migrator,
-            revision,
-            direction: Direction::Upgrade,
             started,
-            deferred_states: None,
-            tail: 0,
-            handoff: Handoff::default(),
+            ..Runner::new(migrator, revision, Direction::Upgrade)
         };
         let mut started = Instant::now();
         // The revision whose release comes next.
@@ -393,13 +380,8 @@ fn first_marker(
         return None;
     }
     let runner = Runner {
-        migrator,
-        revision: next,
-        direction,
-        started: Instant::now(),
-        deferred_states: None,
         tail,
-        handoff: Handoff::default(),
+        ..Runner::new(migrator, next, direction)
     };
     Some(runner.state(RunState::Running, Some(0), statements, None))
 }
@@ -418,14 +400,11 @@ async fn revision(
     let backend = session.backend();
     let tail = shape(revision, &work, backend);
     let mut runner = Runner {
-        migrator,
-        revision,
-        direction,
-        started: Instant::now(),
         // A revision run statement by statement replaces its progress record with its own.
         deferred_states: deferred_states.filter(|_| tail.is_none()),
         tail: tail.unwrap_or(0),
         handoff,
+        ..Runner::new(migrator, revision, direction)
     };
     match tail {
         None => runner.in_transaction(session.conn(), work).await,
@@ -448,7 +427,20 @@ struct Runner<'a, 'm> {
     handoff: Handoff,
 }
 
-impl Runner<'_, '_> {
+impl<'a, 'm> Runner<'a, 'm> {
+    /// A runner for `revision` starting now, in one transaction, sharing no progress records.
+    fn new(migrator: &'a Migrator<'m>, revision: &'a Revision, direction: Direction) -> Self {
+        Runner {
+            migrator,
+            revision,
+            direction,
+            started: Instant::now(),
+            deferred_states: None,
+            tail: 0,
+            handoff: Handoff::default(),
+        }
+    }
+
     fn failure(
         &self,
         statement: Option<FailedStatement>,
@@ -1044,13 +1036,8 @@ pub(super) async fn resolve(
                 )));
             }
             let mut runner = Runner {
-                migrator,
-                revision,
-                direction,
-                started: Instant::now(),
-                deferred_states: None,
                 tail: usize::MAX,
-                handoff: Handoff::default(),
+                ..Runner::new(migrator, revision, direction)
             };
             let step = runner
                 .one_by_one(session, Work::Sql(statements), resume_at)

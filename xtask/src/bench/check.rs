@@ -143,8 +143,7 @@ pub fn run(
     let dir = temp.path().join("migrations");
     generate(&dir, count)?;
     let project = generate_alembic(&temp.path().join("alembic"), count)?;
-    let cli = cli.to_path_buf();
-    let missing = missing_check(&cli)?;
+    let missing = missing_check(cli)?;
     if let Some(reason) = &missing {
         eprintln!("check: {reason}");
     }
@@ -153,7 +152,7 @@ pub fn run(
     if missing.is_none() {
         contenders.push(Contender::new("cargo dbmigrate check", Role::Ours, || {
             Sample::time(|| {
-                let out = Command::new(&cli)
+                let out = Command::new(cli)
                     .args(["dbmigrate", "check", "--dir"])
                     .arg(&dir)
                     .stdin(Stdio::null())
