@@ -172,11 +172,11 @@ pub(super) async fn plan(
             let is_sql = |revision: &Revision| revision.kind == RevisionKind::Sql;
             if direction == Direction::Upgrade && is_sql(members[member]) {
                 let mut batch = Vec::new();
-                let mut bytes = 0;
-                while member < group && is_sql(members[member]) && bytes < SQLITE_BATCH_BYTES {
-                    let statements = statements(members[member], direction, backend);
-                    bytes += statements.iter().map(|s| s.text.len()).sum::<usize>();
-                    batch.push((members[member], statements));
+                while member < group && is_sql(members[member]) {
+                    batch.push((
+                        members[member],
+                        statements(members[member], direction, backend),
+                    ));
                     member += 1;
                 }
                 let batch = SqliteBatch {
@@ -228,18 +228,13 @@ pub(super) async fn plan(
     Ok(done)
 }
 
-/// How much SQL of a SQLite group goes to SQLite in one call, about. SQLite copies the rest of the
-/// text each time it prepares the next statement, so a call's cost grows with the square of its
-/// size: a fresh database's 1,000 small revisions took 110 ms in one call and 88 ms in batches of
-/// 4 KiB, the fastest of 1 to 64 KiB (`cargo xtask bench fresh-to-head --backend sqlite`).
-const SQLITE_BATCH_BYTES: usize = 4 << 10;
-
-/// Consecutive SQL revisions inside a SQLite group, sent to SQLite in one call: for each, its
-/// savepoint, its statements and the savepoint's release. A call crosses to sqlx's SQLite worker
-/// thread and back, and a result comes back per statement: made once per revision and with a
-/// history insert in each, they cost a fresh database's 1,000 small revisions as much as SQLite's
-/// own work. The refinery and side-table rows of the revisions applied are gathered for the group
-/// to write in one statement each before it commits.
+/// Consecutive SQL revisions inside a SQLite group, sent to SQLite as one batch (a few KiB per
+/// call, see [`Conn::execute_batch_observed`]): for each, its savepoint, its statements and the
+/// savepoint's release. A call crosses to sqlx's SQLite worker thread and back, and a result comes
+/// back per statement: made once per revision and with a history insert in each, they cost a fresh
+/// database's 1,000 small revisions as much as SQLite's own work. The refinery and side-table rows
+/// of the revisions applied are gathered for the group to write in one statement each before it
+/// commits.
 struct SqliteBatch<'b, 'r> {
     revisions: &'b [(&'r Revision, Vec<Statement>)],
     applied: &'b mut Vec<AppliedRow>,

@@ -342,3 +342,24 @@ on_every_backend! {
         assert!(Migrator::new(&migrations).upgrade(&db.pool).await.unwrap().is_empty());
     }
 }
+
+on_every_backend! {
+    async fn a_long_revision_names_its_failing_statement_far_into_it(db) {
+        // SQLite gets a long revision a few KiB per call: statements keep their numbers across calls.
+        let mut seed = String::from("-- Revises: 1\n");
+        for id in 1..=2000 {
+            let id = if id == 1500 { 7 } else { id };
+            seed.push_str(&format!("INSERT INTO items (id, note) VALUES ({id}, 'seed row number {id}');\n"));
+        }
+        let table = ("V1__items.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, note VARCHAR(100));\n");
+        let migrations = revisions(&[table, ("V2__seed.sql", &seed)]);
+        let error = Migrator::new(&migrations).upgrade(&db.pool).await.unwrap_err();
+        let Error::Revision(failure) = &error else { panic!("{error}") };
+        let statement = failure.statement.as_ref().unwrap();
+        assert_eq!((statement.index, statement.count, statement.line), (1500, 2000, 1501), "{error}");
+        assert_eq!(statement.text, "INSERT INTO items (id, note) VALUES (7, 'seed row number 7')");
+        assert_eq!(failure.committed, Committed::Nothing);
+        assert_eq!(db.integer("SELECT COUNT(*) FROM items").await, 0);
+        assert_eq!(db.applied_versions().await, [1]);
+    }
+}
