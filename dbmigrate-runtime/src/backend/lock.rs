@@ -64,8 +64,8 @@ pub(crate) async fn acquire(
         #[cfg(feature = "mysql")]
         super::session::Conn::MySql(c) => Held::MySql(super::mysql::lock(c, table, timeout).await?),
         #[cfg(feature = "sqlite")]
-        super::session::Conn::Sqlite(c) => Held::Sqlite {
-            _file: super::sqlite::lock(c, timeout).await?,
+        super::session::Conn::Sqlite(mut c) => Held::Sqlite {
+            _file: super::sqlite::lock(&mut c, timeout).await?,
         },
     };
     session.held = Some(held);

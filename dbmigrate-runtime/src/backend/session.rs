@@ -48,12 +48,7 @@ macro_rules! pool_impl {
         impl Pool for sqlx::Pool<$db> {
             fn acquire_session(&self) -> impl Future<Output = Result<Session, sqlx::Error>> + Send {
                 let acquire = self.acquire();
-                async move {
-                    Ok(Session {
-                        pooled: Pooled::$variant(acquire.await?),
-                        held: None,
-                    })
-                }
+                async move { Session::new(Pooled::$variant(acquire.await?)).await }
             }
         }
     };
@@ -72,13 +67,58 @@ enum Pooled {
 }
 
 /// One connection for the length of a run, and the migration lock when it holds it.
+///
+/// End it with [`Session::end`]: a session dropped otherwise (an error path that returned early, a
+/// panic, a dropped future) closes its connection instead of returning it to the pool, because it may
+/// still hold the lock, an open transaction or SQLite hooks.
 #[doc(hidden)]
 pub struct Session {
     pooled: Pooled,
     pub(crate) held: Option<Held>,
+    /// On SQLite, the hooks watching dbmigrate's transactions (see [`super::sqlite::TransactionWatch`]).
+    #[cfg(feature = "sqlite")]
+    watch: Option<std::sync::Arc<super::sqlite::TransactionWatch>>,
+    /// The connection's state is not known to be clean (a transaction SQLite abandoned behind sqlx's
+    /// back, a broken protocol exchange): it must not go back to the pool.
+    poisoned: bool,
+    ended: bool,
 }
 
 impl Session {
+    async fn new(mut pooled: Pooled) -> Result<Self, sqlx::Error> {
+        #[cfg(feature = "sqlite")]
+        let watch = match &mut pooled {
+            Pooled::Sqlite(c) => Some(super::sqlite::TransactionWatch::install(c).await?),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        Ok(Self {
+            pooled,
+            held: None,
+            #[cfg(feature = "sqlite")]
+            watch,
+            poisoned: false,
+            ended: false,
+        })
+    }
+
+    /// Hands the connection back to the pool in the state the application left it: SQLite's hooks
+    /// removed. A poisoned session, or one still holding the lock, is closed instead.
+    pub(crate) async fn end(mut self) {
+        #[cfg(feature = "sqlite")]
+        if let (Pooled::Sqlite(c), Some(_)) = (&mut self.pooled, &self.watch) {
+            if super::sqlite::TransactionWatch::remove(c).await.is_err() {
+                self.poisoned = true;
+            }
+        }
+        self.ended = !self.poisoned && self.held.is_none();
+    }
+
+    /// Marks the connection as unfit for reuse: it is closed when the session ends.
+    pub(crate) fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
     /// The database the session speaks to.
     pub fn backend(&self) -> Backend {
         match self.pooled {
@@ -99,26 +139,53 @@ impl Session {
             #[cfg(feature = "mysql")]
             Pooled::MySql(c) => Conn::MySql(c),
             #[cfg(feature = "sqlite")]
-            Pooled::Sqlite(c) => Conn::Sqlite(c),
+            Pooled::Sqlite(c) => Conn::Sqlite(SqliteConn {
+                conn: c,
+                watch: self.watch.as_ref(),
+            }),
         }
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.held.is_some() {
-            // Still locked: the run was cut short. Closing the connection is what frees a session
-            // lock on the server; returning it to the pool would keep the lock alive.
+        // Still locked (the run was cut short), or in an unknown state: closing the connection is
+        // what frees a session lock on the server and drops whatever the connection still holds;
+        // returning it to the pool would keep them alive. (SQLite's lock is a file lock, released
+        // when `held` drops; its connection is closed for its hooks and transaction state.)
+        if !self.ended {
             match &mut self.pooled {
                 #[cfg(feature = "postgres")]
                 Pooled::Postgres(c) => c.close_on_drop(),
                 #[cfg(feature = "mysql")]
                 Pooled::MySql(c) => c.close_on_drop(),
-                // SQLite's lock is a file lock, released when `held` drops.
                 #[cfg(feature = "sqlite")]
-                Pooled::Sqlite(_) => {}
+                Pooled::Sqlite(c) => c.close_on_drop(),
             }
         }
+    }
+}
+
+/// A SQLite connection with the watch over dbmigrate's transactions on it.
+#[cfg(feature = "sqlite")]
+pub(crate) struct SqliteConn<'c> {
+    conn: &'c mut sqlx::SqliteConnection,
+    watch: Option<&'c std::sync::Arc<super::sqlite::TransactionWatch>>,
+}
+
+#[cfg(feature = "sqlite")]
+impl std::ops::Deref for SqliteConn<'_> {
+    type Target = sqlx::SqliteConnection;
+
+    fn deref(&self) -> &Self::Target {
+        self.conn
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl std::ops::DerefMut for SqliteConn<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn
     }
 }
 
@@ -129,7 +196,7 @@ pub(crate) enum Conn<'c> {
     #[cfg(feature = "mysql")]
     MySql(&'c mut sqlx::MySqlConnection),
     #[cfg(feature = "sqlite")]
-    Sqlite(&'c mut sqlx::SqliteConnection),
+    Sqlite(SqliteConn<'c>),
 }
 
 impl<'c> Conn<'c> {
@@ -152,7 +219,22 @@ impl<'c> Conn<'c> {
             #[cfg(feature = "mysql")]
             Self::MySql(c) => Conn::MySql(c),
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(c) => Conn::Sqlite(c),
+            Self::Sqlite(c) => Conn::Sqlite(SqliteConn {
+                conn: c.conn,
+                watch: c.watch,
+            }),
+        }
+    }
+
+    /// Whether the database ended the transaction this connection is in by itself (SQLite, on an
+    /// `OR ROLLBACK` conflict, `RAISE(ROLLBACK)`, a full disk or an I/O error): nothing done since
+    /// it began is there any more, and nothing more may be recorded in it.
+    pub(crate) fn transaction_lost(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(c) => c.watch.is_some_and(|w| w.lost()),
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
     }
 
@@ -233,11 +315,16 @@ impl<'c> Conn<'c> {
             #[cfg(feature = "mysql")]
             Self::MySql(c) => Tx::MySql(c.begin().await?),
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(c) => {
-                if sqlx::Connection::is_in_transaction(&*c) {
-                    Tx::Sqlite(c.begin().await?)
+            Self::Sqlite(SqliteConn { conn, watch }) => {
+                if sqlx::Connection::is_in_transaction(&*conn) {
+                    Tx::Sqlite(Guarded(None), conn.begin().await?)
                 } else {
-                    Tx::Sqlite(c.begin_with(Backend::Sqlite.begin_statement()).await?)
+                    let tx = conn.begin_with(Backend::Sqlite.begin_statement()).await?;
+                    // Only the outermost transaction can be lost or committed behind our back.
+                    if let Some(watch) = watch {
+                        watch.guard();
+                    }
+                    Tx::Sqlite(Guarded(watch), tx)
                 }
             }
         })
@@ -250,8 +337,24 @@ pub(crate) enum Tx<'c> {
     Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
     #[cfg(feature = "mysql")]
     MySql(sqlx::Transaction<'c, sqlx::MySql>),
+    /// With the watch when this is the outermost transaction. The guard comes first, so that when
+    /// the transaction is dropped unfinished, the watch stops guarding before sqlx rolls it back.
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
+    Sqlite(Guarded<'c>, sqlx::Transaction<'c, sqlx::Sqlite>),
+}
+
+/// The watch over an outermost SQLite transaction, released when the transaction ends by our hand:
+/// committed, rolled back, or dropped.
+#[cfg(feature = "sqlite")]
+pub(crate) struct Guarded<'c>(Option<&'c std::sync::Arc<super::sqlite::TransactionWatch>>);
+
+#[cfg(feature = "sqlite")]
+impl Drop for Guarded<'_> {
+    fn drop(&mut self) {
+        if let Some(watch) = self.0 {
+            watch.release();
+        }
+    }
 }
 
 impl Tx<'_> {
@@ -263,7 +366,10 @@ impl Tx<'_> {
             #[cfg(feature = "mysql")]
             Self::MySql(t) => Conn::MySql(t),
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => Conn::Sqlite(t),
+            Self::Sqlite(guarded, t) => Conn::Sqlite(SqliteConn {
+                conn: t,
+                watch: guarded.0,
+            }),
         }
     }
 
@@ -275,7 +381,10 @@ impl Tx<'_> {
             #[cfg(feature = "mysql")]
             Self::MySql(t) => t.commit().await,
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => t.commit().await,
+            Self::Sqlite(guarded, t) => {
+                drop(guarded);
+                t.commit().await
+            }
         }
     }
 
@@ -287,7 +396,10 @@ impl Tx<'_> {
             #[cfg(feature = "mysql")]
             Self::MySql(t) => t.rollback().await,
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(t) => t.rollback().await,
+            Self::Sqlite(guarded, t) => {
+                drop(guarded);
+                t.rollback().await
+            }
         }
     }
 }

@@ -77,3 +77,73 @@ pub(super) async fn lock(
 fn next_backoff(current: Duration) -> Duration {
     (current * 2).clamp(Duration::from_millis(5), Duration::from_millis(200))
 }
+
+/// Watches the transactions dbmigrate opens on a SQLite connection, through SQLite's commit and
+/// rollback hooks.
+///
+/// SQLite abandons a whole transaction by itself on some errors (an `OR ROLLBACK` conflict,
+/// `RAISE(ROLLBACK)` in a trigger, a full disk, an I/O error), and every statement after that runs
+/// in autocommit mode, each committing on its own. While one of dbmigrate's transactions is open,
+/// the watch notes any rollback it did not ask for, and turns any commit it did not ask for into a
+/// rollback: so nothing a revision or a history row does can commit outside the revision's
+/// transaction, and the runner learns that the transaction is gone before it records anything.
+#[derive(Debug, Default)]
+pub(crate) struct TransactionWatch {
+    /// One of our transactions is open and we have not asked to end it.
+    guarding: std::sync::atomic::AtomicBool,
+    /// SQLite ended a guarded transaction by itself.
+    lost: std::sync::atomic::AtomicBool,
+}
+
+impl TransactionWatch {
+    /// Installs the hooks on `conn`; they stay until [`TransactionWatch::remove`].
+    pub(crate) async fn install(
+        conn: &mut SqliteConnection,
+    ) -> Result<std::sync::Arc<Self>, sqlx::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let watch = std::sync::Arc::new(Self::default());
+        let mut handle = conn.lock_handle().await?;
+        let on_commit = watch.clone();
+        handle.set_commit_hook(move || {
+            if on_commit.guarding.load(SeqCst) {
+                on_commit.lost.store(true, SeqCst);
+                // Refused: SQLite rolls back instead of committing.
+                return false;
+            }
+            true
+        });
+        let on_rollback = watch.clone();
+        handle.set_rollback_hook(move || {
+            if on_rollback.guarding.load(SeqCst) {
+                on_rollback.lost.store(true, SeqCst);
+            }
+        });
+        Ok(watch)
+    }
+
+    /// Takes the hooks off `conn`, so the application's own transactions are left alone.
+    pub(crate) async fn remove(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        let mut handle = conn.lock_handle().await?;
+        handle.remove_commit_hook();
+        handle.remove_rollback_hook();
+        Ok(())
+    }
+
+    /// Our transaction has begun: from now on, any commit or rollback we do not ask for is a loss.
+    pub(crate) fn guard(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.lost.store(false, SeqCst);
+        self.guarding.store(true, SeqCst);
+    }
+
+    /// We are about to end our transaction ourselves.
+    pub(crate) fn release(&self) {
+        self.guarding
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether SQLite ended the guarded transaction by itself.
+    pub(crate) fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

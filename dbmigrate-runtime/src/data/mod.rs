@@ -105,6 +105,16 @@ pub enum DataError {
     Usage(String),
 }
 
+impl DataError {
+    /// The database's error, when the database refused a statement.
+    pub fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Database { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// What a data step works with: the live connection and the revision it belongs to.
 pub struct Context<'c> {
     conn: Conn<'c>,

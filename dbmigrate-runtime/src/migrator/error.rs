@@ -255,6 +255,32 @@ pub enum FailureCause {
     Database(sqlx::Error),
     /// A Rust data step returned an error.
     Step(crate::data::BoxError),
+    /// SQLite rolled back the revision's transaction by itself (an `OR ROLLBACK` conflict,
+    /// `RAISE(ROLLBACK)`, a full disk, an I/O error) while a data step ignored the error that said
+    /// so and carried on.
+    TransactionLost,
+}
+
+impl FailureCause {
+    /// Whether this is SQLite refusing a commit that dbmigrate's transaction watch vetoed
+    /// (`SQLITE_CONSTRAINT_COMMITHOOK`): a statement that ran after SQLite had abandoned the
+    /// revision's transaction, not a problem of its own.
+    pub(crate) fn is_refused_commit(&self) -> bool {
+        /// SQLITE_CONSTRAINT_COMMITHOOK.
+        const REFUSED_BY_COMMIT_HOOK: &str = "531";
+        let database = match self {
+            Self::Database(error) => Some(error),
+            Self::Step(error) => error
+                .downcast_ref::<crate::data::DataError>()
+                .and_then(crate::data::DataError::database_error)
+                .or_else(|| error.downcast_ref::<sqlx::Error>()),
+            Self::TransactionLost => None,
+        };
+        database
+            .and_then(sqlx::Error::as_database_error)
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == REFUSED_BY_COMMIT_HOOK)
+    }
 }
 
 impl fmt::Display for FailureCause {
@@ -262,6 +288,11 @@ impl fmt::Display for FailureCause {
         match self {
             Self::Database(e) => write!(f, "{e}"),
             Self::Step(e) => write!(f, "{e}"),
+            Self::TransactionLost => f.write_str(
+                "SQLite rolled back the transaction by itself during this revision (a statement with OR ROLLBACK, \
+                 RAISE(ROLLBACK) in a trigger, a full disk or an I/O error), and the data step went on after the \
+                 error that said so; make the step return that error",
+            ),
         }
     }
 }
@@ -296,6 +327,12 @@ pub struct RevisionFailure {
     pub committed: Committed,
     /// The revisions applied (or reverted) by this run before the failure; they stay.
     pub completed: Vec<StepReport>,
+    /// The database abandoned the whole transaction the revision ran in (SQLite, on some errors),
+    /// not just the revision's own part of it.
+    pub transaction_lost: bool,
+    /// Revisions of this run that had run before the failing one in the same transaction (a SQLite
+    /// group) and were rolled back with it when SQLite abandoned that transaction; not applied.
+    pub rolled_back: Vec<StepReport>,
     /// The history table.
     pub table: String,
 }
@@ -330,6 +367,9 @@ impl fmt::Display for RevisionFailure {
         }
         writeln!(f, "{}", self.cause)?;
         let state_table = crate::backend::state_table(&self.table);
+        if self.transaction_lost {
+            write!(f, "SQLite rolled back the whole transaction, so ")?;
+        }
         match self.committed {
             Committed::Nothing => write!(f, "nothing of revision {} was applied", self.version)?,
             Committed::Statements(count) => write!(
@@ -345,6 +385,19 @@ impl fmt::Display for RevisionFailure {
                  run `cargo dbmigrate status` for how to recover",
                 self.version,
             )?,
+        }
+        if !self.rolled_back.is_empty() {
+            let versions: Vec<String> = self
+                .rolled_back
+                .iter()
+                .map(|s| s.version.to_string())
+                .collect();
+            write!(
+                f,
+                ", and {} that ran before it in the same transaction ({}) went with it and are not applied",
+                versions.len(),
+                versions.join(", ")
+            )?;
         }
         if !self.completed.is_empty() {
             let done: Vec<String> = self

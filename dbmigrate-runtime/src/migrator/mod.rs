@@ -158,6 +158,12 @@ impl<'m> Migrator<'m> {
             .graph()
             .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
+        let result = self.upgrade_in(&mut session, started).await;
+        session.end().await;
+        result
+    }
+
+    async fn upgrade_in(&self, session: &mut Session, started: Instant) -> Result<Report, Error> {
         // Without the lock: done already, or (dry run) only looking. This read leaves out the side
         // table's rows unless one of them changes the verdict, and copies no row (see
         // `upgrade_verdict`); the locked path below reads everything again.
@@ -201,7 +207,7 @@ impl<'m> Migrator<'m> {
                 None => Ok(self.planned(Direction::Upgrade, &plan, started, &applied)),
             };
         }
-        self.locked(&mut session, |this, session| {
+        self.locked(session, |this, session| {
             Box::pin(this.upgrade_locked(session, started))
         })
         .await
@@ -241,15 +247,26 @@ impl<'m> Migrator<'m> {
                 target,
             }));
         }
-        let mut session = self.connect(pool).await?;
+        self.in_session(pool, |this, session| {
+            Box::pin(this.downgrade_in(session, target, started))
+        })
+        .await
+    }
+
+    async fn downgrade_in(
+        &self,
+        session: &mut Session,
+        target: Target,
+        started: Instant,
+    ) -> Result<Report, Error> {
         if self.dry_run {
-            let history = self.read(&mut session).await?.unwrap_or_default();
+            let history = self.read(session).await?.unwrap_or_default();
             let applied = history.applied_versions();
             let plan = self.migrations.graph().downgrade_plan(&target, &applied)?;
             self.check_steps(&plan, Direction::Downgrade)?;
             return Ok(self.planned(Direction::Downgrade, &plan, started, &applied));
         }
-        self.locked(&mut session, |this, session| {
+        self.locked(session, |this, session| {
             Box::pin(async move {
                 let history = this.prepare(session).await?;
                 let mut applied = history.applied_versions();
@@ -277,89 +294,95 @@ impl<'m> Migrator<'m> {
     /// for the revisions up to it and removed for those beyond it. Adopts an existing database.
     pub async fn stamp(&self, pool: &impl Pool, target: Target) -> Result<Report, Error> {
         let started = Instant::now();
-        let mut session = self.connect(pool).await?;
-        self.locked(&mut session, |this, session| {
-            Box::pin(async move {
-                let width = this.migrations.version_width();
-                let history = this.prepare_unverified(session).await?;
-                let graph = this.migrations.graph();
-                let mut applied = history.applied_versions();
-                let (add, remove): (Vec<&Revision>, Vec<&Revision>) = match target {
-                    Target::Relative(steps) if steps < 0 => {
-                        (Vec::new(), graph.downgrade_plan(&target, &applied)?)
-                    }
-                    Target::FromVersion { steps, .. } if steps < 0 => {
-                        (Vec::new(), graph.downgrade_plan(&target, &applied)?)
-                    }
-                    Target::Relative(_) => (graph.upgrade_plan(&target, &applied)?, Vec::new()),
-                    _ => {
-                        let wanted: BTreeSet<i64> = graph
-                            .upgrade_plan(&target, &BTreeSet::new())?
-                            .iter()
-                            .map(|r| r.version)
-                            .collect();
-                        let add = graph.upgrade_plan(&target, &applied)?;
-                        let mut remove: Vec<&Revision> = graph
-                            .topological_order()
-                            .into_iter()
-                            .filter(|r| {
-                                applied.contains(&r.version) && !wanted.contains(&r.version)
-                            })
-                            .collect();
-                        remove.reverse();
-                        (add, remove)
-                    }
-                };
-                let mut tx = session
-                    .conn()
-                    .begin()
-                    .await
-                    .map_err(Error::database("starting the stamp transaction"))?;
-                for revision in &remove {
-                    history::table::delete(&mut tx.conn(), &this.table, width, revision.version)
+        self.in_session(pool, |this, session| {
+            Box::pin(this.locked(session, move |this, session| {
+                Box::pin(async move {
+                    let width = this.migrations.version_width();
+                    let history = this.prepare_unverified(session).await?;
+                    let graph = this.migrations.graph();
+                    let mut applied = history.applied_versions();
+                    let (add, remove): (Vec<&Revision>, Vec<&Revision>) = match target {
+                        Target::Relative(steps) if steps < 0 => {
+                            (Vec::new(), graph.downgrade_plan(&target, &applied)?)
+                        }
+                        Target::FromVersion { steps, .. } if steps < 0 => {
+                            (Vec::new(), graph.downgrade_plan(&target, &applied)?)
+                        }
+                        Target::Relative(_) => (graph.upgrade_plan(&target, &applied)?, Vec::new()),
+                        _ => {
+                            let wanted: BTreeSet<i64> = graph
+                                .upgrade_plan(&target, &BTreeSet::new())?
+                                .iter()
+                                .map(|r| r.version)
+                                .collect();
+                            let add = graph.upgrade_plan(&target, &applied)?;
+                            let mut remove: Vec<&Revision> = graph
+                                .topological_order()
+                                .into_iter()
+                                .filter(|r| {
+                                    applied.contains(&r.version) && !wanted.contains(&r.version)
+                                })
+                                .collect();
+                            remove.reverse();
+                            (add, remove)
+                        }
+                    };
+                    let mut tx = session
+                        .conn()
+                        .begin()
+                        .await
+                        .map_err(Error::database("starting the stamp transaction"))?;
+                    for revision in &remove {
+                        history::table::delete(
+                            &mut tx.conn(),
+                            &this.table,
+                            width,
+                            revision.version,
+                        )
                         .await
                         .map_err(Error::database(format!(
                             "removing the history row of revision {}",
                             revision.version
                         )))?;
-                    applied.remove(&revision.version);
-                }
-                for revision in &add {
-                    let row = run::applied_row(revision, width);
-                    history::table::insert_applied(&mut tx.conn(), &this.table, width, &row)
+                        applied.remove(&revision.version);
+                    }
+                    for revision in &add {
+                        let row = run::applied_row(revision, width);
+                        history::table::insert_applied(&mut tx.conn(), &this.table, width, &row)
+                            .await
+                            .map_err(Error::database(format!(
+                                "writing the history row of revision {}",
+                                revision.version
+                            )))?;
+                        applied.insert(revision.version);
+                    }
+                    tx.commit()
                         .await
-                        .map_err(Error::database(format!(
-                            "writing the history row of revision {}",
-                            revision.version
-                        )))?;
-                    applied.insert(revision.version);
-                }
-                tx.commit()
-                    .await
-                    .map_err(Error::database("committing the stamp"))?;
-                let (direction, changed) = if add.is_empty() && !remove.is_empty() {
-                    (Direction::Downgrade, &remove)
-                } else {
-                    (Direction::Upgrade, &add)
-                };
-                let mut report = this.report(
-                    direction,
-                    RunKind::Stamped,
-                    changed
-                        .iter()
-                        .map(|r| run::step_report(r, Duration::ZERO))
-                        .collect(),
-                    started,
-                    &applied,
-                );
-                if direction == Direction::Upgrade {
-                    report.removed = remove
-                        .iter()
-                        .map(|r| run::step_report(r, Duration::ZERO))
-                        .collect();
-                }
-                Ok(report)
-            })
+                        .map_err(Error::database("committing the stamp"))?;
+                    let (direction, changed) = if add.is_empty() && !remove.is_empty() {
+                        (Direction::Downgrade, &remove)
+                    } else {
+                        (Direction::Upgrade, &add)
+                    };
+                    let mut report = this.report(
+                        direction,
+                        RunKind::Stamped,
+                        changed
+                            .iter()
+                            .map(|r| run::step_report(r, Duration::ZERO))
+                            .collect(),
+                        started,
+                        &applied,
+                    );
+                    if direction == Direction::Upgrade {
+                        report.removed = remove
+                            .iter()
+                            .map(|r| run::step_report(r, Duration::ZERO))
+                            .collect();
+                    }
+                    Ok(report)
+                })
+            }))
         })
         .await
     }
@@ -367,10 +390,14 @@ impl<'m> Migrator<'m> {
     /// What the database has applied, what is pending, and anything wrong, without changing anything
     /// or taking the lock.
     pub async fn status(&self, pool: &impl Pool) -> Result<Status, Error> {
-        let mut session = self.connect(pool).await?;
-        let backend = session.backend();
-        let history = self.read(&mut session).await?;
-        Ok(Status::new(self.migrations, backend, &self.table, history))
+        self.in_session(pool, |this, session| {
+            Box::pin(async move {
+                let backend = session.backend();
+                let history = this.read(session).await?;
+                Ok(Status::new(this.migrations, backend, &this.table, history))
+            })
+        })
+        .await
     }
 
     /// Settles a revision that was started and not finished (recorded in the side table as running or
@@ -382,9 +409,10 @@ impl<'m> Migrator<'m> {
         resolution: Resolution,
     ) -> Result<Report, Error> {
         let started = Instant::now();
-        let mut session = self.connect(pool).await?;
-        self.locked(&mut session, |this, session| {
-            Box::pin(run::resolve(session, this, version, resolution, started))
+        self.in_session(pool, |this, session| {
+            Box::pin(this.locked(session, move |this, session| {
+                Box::pin(run::resolve(session, this, version, resolution, started))
+            }))
         })
         .await
     }
@@ -393,44 +421,63 @@ impl<'m> Migrator<'m> {
     /// applied only in its line endings (CRLF against LF). Nothing else is touched; returns the
     /// versions repaired.
     pub async fn repair(&self, pool: &impl Pool) -> Result<Vec<i64>, Error> {
-        let mut session = self.connect(pool).await?;
-        self.locked(&mut session, |this, session| {
-            Box::pin(async move {
-                let history = this.prepare_unverified(session).await?;
-                let verification = this.verify(&history);
-                let width = this.migrations.version_width();
-                let mut repaired = Vec::new();
-                let mut tx = session
-                    .conn()
-                    .begin()
-                    .await
-                    .map_err(Error::database("starting the repair transaction"))?;
-                for divergence in verification
-                    .divergent
-                    .iter()
-                    .filter(|d| d.line_endings_only)
-                {
-                    history::table::update_checksum(
-                        &mut tx.conn(),
-                        &this.table,
-                        width,
-                        divergence.version,
-                        &divergence.file_checksum,
-                    )
-                    .await
-                    .map_err(Error::database(format!(
-                        "updating the checksum of revision {}",
-                        divergence.version
-                    )))?;
-                    repaired.push(divergence.version);
-                }
-                tx.commit()
-                    .await
-                    .map_err(Error::database("committing the repair"))?;
-                Ok(repaired)
-            })
+        self.in_session(pool, |this, session| {
+            Box::pin(this.locked(session, |this, session| {
+                Box::pin(async move {
+                    let history = this.prepare_unverified(session).await?;
+                    let verification = this.verify(&history);
+                    let width = this.migrations.version_width();
+                    let mut repaired = Vec::new();
+                    let mut tx = session
+                        .conn()
+                        .begin()
+                        .await
+                        .map_err(Error::database("starting the repair transaction"))?;
+                    for divergence in verification
+                        .divergent
+                        .iter()
+                        .filter(|d| d.line_endings_only)
+                    {
+                        history::table::update_checksum(
+                            &mut tx.conn(),
+                            &this.table,
+                            width,
+                            divergence.version,
+                            &divergence.file_checksum,
+                        )
+                        .await
+                        .map_err(Error::database(format!(
+                            "updating the checksum of revision {}",
+                            divergence.version
+                        )))?;
+                        repaired.push(divergence.version);
+                    }
+                    tx.commit()
+                        .await
+                        .map_err(Error::database("committing the repair"))?;
+                    Ok(repaired)
+                })
+            }))
         })
         .await
+    }
+
+    /// Runs `work` on a session of its own, and hands the session back (or closes it) afterwards,
+    /// whatever the outcome.
+    async fn in_session<'s, T>(
+        &'s self,
+        pool: &impl Pool,
+        work: impl for<'a> FnOnce(
+            &'a Self,
+            &'a mut Session,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<T, Error>> + Send + 'a>,
+        >,
+    ) -> Result<T, Error> {
+        let mut session = self.connect(pool).await?;
+        let result = work(self, &mut session).await;
+        session.end().await;
+        result
     }
 
     /// Connects, retrying with backoff while the server refuses connections, up to the deadline.

@@ -145,6 +145,10 @@ pub(super) async fn plan(
                     done.push(step);
                 }
                 Err(mut failure) => {
+                    if failure.transaction_lost {
+                        // sqlx still counts the transaction SQLite abandoned as open.
+                        session.poison();
+                    }
                     write_times(session, migrator, &times).await;
                     failure.completed = done;
                     return Err(failure);
@@ -198,6 +202,23 @@ pub(super) async fn plan(
                 }
                 member += 1;
             }
+        }
+        if outer.conn().transaction_lost() {
+            // SQLite abandoned the group's transaction: every member run so far went with it, and
+            // nothing may be recorded (the watch would refuse to commit it anyway).
+            drop(outer);
+            // sqlx still counts the abandoned transaction as open.
+            session.poison();
+            let rolled_back = done.split_off(before);
+            let mut failure = failed.unwrap_or_else(|| {
+                let last = members[rolled_back.len().min(group - 1)];
+                runner(last).failure(None, FailureCause::TransactionLost, Committed::Nothing)
+            });
+            failure.transaction_lost = true;
+            failure.committed = Committed::Nothing;
+            failure.rolled_back = rolled_back;
+            failure.completed = done;
+            return Err(failure);
         }
         // A failed member has rolled back to its savepoint: what is left is the members before it,
         // whose refinery rows (when run in a batch) and side-table rows go in now, in the group's
@@ -296,7 +317,9 @@ impl SqliteBatch<'_, '_> {
         };
         let current = current.min(revisions.len() - 1);
         let ((revision, statements), (savepoint, _)) = (&revisions[current], bounds[current]);
-        if completed > savepoint {
+        // When SQLite abandoned the whole transaction there is no savepoint to go back to; the
+        // group sees the loss and gives up every member.
+        if completed > savepoint && !conn.transaction_lost() {
             let _ = conn
                 .execute("ROLLBACK TO dbmigrate_revision; RELEASE dbmigrate_revision")
                 .await;
@@ -450,6 +473,8 @@ impl<'a, 'm> Runner<'a, 'm> {
             cause,
             committed,
             completed: Vec::new(),
+            transaction_lost: false,
+            rolled_back: Vec::new(),
             table: self.migrator.history_table().to_string(),
         })
     }
@@ -575,6 +600,19 @@ impl<'a, 'm> Runner<'a, 'm> {
                 })
             }
         };
+        if tx.conn().transaction_lost() {
+            let mut failure = outcome.err().unwrap_or_else(|| {
+                self.failure(None, FailureCause::TransactionLost, Committed::Nothing)
+            });
+            if failure.cause.is_refused_commit() {
+                // The step ignored the error that ended the transaction; what it reported is our
+                // refusal of what it did afterwards.
+                failure.cause = FailureCause::TransactionLost;
+            }
+            failure.transaction_lost = true;
+            failure.committed = Committed::Nothing;
+            return Err(failure);
+        }
         if let Err(failure) = outcome {
             // Wait for the rollback, so the lock is released only once nothing of it remains.
             let _ = tx.rollback().await;
@@ -591,8 +629,12 @@ impl<'a, 'm> Runner<'a, 'm> {
         let deferred = match self.record(&mut tx.conn()).await {
             Ok(deferred) => deferred,
             Err(error) => {
-                let _ = tx.rollback().await;
-                return Err(self.database(error));
+                let mut failure = self.database(error);
+                failure.transaction_lost = tx.conn().transaction_lost();
+                if !failure.transaction_lost {
+                    let _ = tx.rollback().await;
+                }
+                return Err(failure);
             }
         };
         tx.commit().await.map_err(|e| self.database(e))?;

@@ -17,6 +17,8 @@ mod faults;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod history_checks;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod lost_transaction;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod partial;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod refinery_judge;
