@@ -59,10 +59,16 @@ pub(crate) async fn acquire(
     let held = match session.conn() {
         #[cfg(feature = "postgres")]
         super::session::Conn::Postgres(c) => {
-            Held::Postgres(super::postgres::lock(c, table, timeout).await?)
+            let (key, pid) = super::postgres::lock(c, table, timeout).await?;
+            session.server_session = Some(pid);
+            Held::Postgres(key)
         }
         #[cfg(feature = "mysql")]
-        super::session::Conn::MySql(c) => Held::MySql(super::mysql::lock(c, table, timeout).await?),
+        super::session::Conn::MySql(c) => {
+            let (name, id) = super::mysql::lock(c, table, timeout).await?;
+            session.server_session = Some(id);
+            Held::MySql(name)
+        }
         #[cfg(feature = "sqlite")]
         super::session::Conn::Sqlite(mut c) => Held::Sqlite {
             _file: super::sqlite::lock(&mut c, timeout).await?,

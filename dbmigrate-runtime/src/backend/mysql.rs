@@ -7,21 +7,21 @@ use sqlx::MySqlConnection;
 use super::lock::LockError;
 
 /// Takes the named lock for `table` in the current database, waiting up to `timeout`; returns the
-/// name, which unlocking needs.
+/// name, which unlocking needs, and this connection's id (see [`end_session`]).
 pub(super) async fn lock(
     conn: &mut MySqlConnection,
     table: &str,
     timeout: Duration,
-) -> Result<String, LockError> {
+) -> Result<(String, i64), LockError> {
     // Lock names are limited to 64 characters, so the database and table are hashed into one.
-    let (name, locked): (String, Option<i64>) = sqlx::query_as(
-        "SELECT n, GET_LOCK(n, 0) FROM (SELECT CONCAT('dbmigrate:', SHA1(CONCAT(COALESCE(DATABASE(), ''), '.', ?))) AS n) s",
+    let (name, locked, id): (String, Option<i64>, i64) = sqlx::query_as(
+        "SELECT n, GET_LOCK(n, 0), CAST(CONNECTION_ID() AS SIGNED) FROM (SELECT CONCAT('dbmigrate:', SHA1(CONCAT(COALESCE(DATABASE(), ''), '.', ?))) AS n) s",
     )
     .bind(table)
     .fetch_one(&mut *conn)
     .await?;
     if locked == Some(1) {
-        return Ok(name);
+        return Ok((name, id));
     }
     // GET_LOCK takes whole seconds on every server version we support.
     let seconds = i64::try_from(timeout.as_millis().div_ceil(1000))
@@ -33,7 +33,7 @@ pub(super) async fn lock(
         .fetch_one(&mut *conn)
         .await?;
     if locked == Some(1) {
-        Ok(name)
+        Ok((name, id))
     } else {
         Err(LockError::Timeout {
             holder: holder(conn, &name).await.unwrap_or(None),
@@ -72,4 +72,32 @@ pub(super) async fn unlock(conn: &mut MySqlConnection, name: &str) -> Result<(),
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Ends the server thread of a connection this program lost (`id`), and waits until it is gone, at
+/// most until `deadline`: only then is what it was doing settled. Returns whether it is gone.
+pub(super) async fn end_session(
+    conn: &mut MySqlConnection,
+    id: i64,
+    deadline: std::time::Instant,
+) -> Result<bool, sqlx::Error> {
+    // KILL takes no parameters; the id is a number we read from the server. It fails when the
+    // thread is gone already, or without the right to kill it: waiting tells either way.
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+        .execute(&mut *conn)
+        .await;
+    loop {
+        let alive: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+        if alive == 0 {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

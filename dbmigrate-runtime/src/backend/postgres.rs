@@ -10,23 +10,25 @@ use super::lock::LockError;
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Takes the advisory lock for `table` in the current database and schema, waiting up to `timeout`;
-/// returns the key, which unlocking needs.
+/// returns the key, which unlocking needs, and the server process of this connection (see
+/// [`end_session`]).
 pub(super) async fn lock(
     conn: &mut PgConnection,
     table: &str,
     timeout: Duration,
-) -> Result<i64, LockError> {
+) -> Result<(i64, i64), LockError> {
     // The key is computed by the server from what identifies the history table, in the same round
     // trip as the first, non-blocking attempt.
-    let (key, locked): (i64, bool) = sqlx::query_as(
-        "SELECT k, pg_try_advisory_lock(k) FROM (SELECT hashtextextended( \
+    let (key, locked, pid): (i64, bool, i32) = sqlx::query_as(
+        "SELECT k, pg_try_advisory_lock(k), pg_backend_pid() FROM (SELECT hashtextextended( \
            current_database() || '.' || COALESCE(current_schema(), '') || '.' || $1, 0) AS k) s",
     )
     .bind(table)
     .fetch_one(&mut *conn)
     .await?;
+    let pid = i64::from(pid);
     if locked {
-        return Ok(key);
+        return Ok((key, pid));
     }
     // Wait on the server, where waiters queue in order, bounded by lock_timeout (which applies to
     // advisory locks too); the session's own setting is restored afterwards.
@@ -45,7 +47,7 @@ pub(super) async fn lock(
         .execute(&mut *conn)
         .await?;
     match waited {
-        Ok(_) => Ok(key),
+        Ok(_) => Ok((key, pid)),
         Err(error)
             if error.as_database_error().and_then(|e| e.code()).as_deref()
                 == Some(LOCK_NOT_AVAILABLE) =>
@@ -90,4 +92,34 @@ pub(super) async fn unlock(conn: &mut PgConnection, key: i64) -> Result<(), sqlx
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Ends the server process of a connection this program lost (`pid`), and waits until it is gone,
+/// at most until `deadline`: only then is what it was doing settled, committed or rolled back.
+/// Returns whether it is gone.
+pub(super) async fn end_session(
+    conn: &mut PgConnection,
+    pid: i64,
+    deadline: std::time::Instant,
+) -> Result<bool, sqlx::Error> {
+    let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+    // The server may not have noticed the lost connection yet; a process of our own role may be
+    // terminated without special rights. If this fails, waiting still tells.
+    let _ = sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut *conn)
+        .await;
+    loop {
+        let alive: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&mut *conn)
+            .await?;
+        if alive == 0 {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

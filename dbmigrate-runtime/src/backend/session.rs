@@ -82,6 +82,9 @@ pub struct Session {
     /// back, a broken protocol exchange): it must not go back to the pool.
     poisoned: bool,
     ended: bool,
+    /// The server's id for this connection (PostgreSQL backend pid, MySQL connection id), read
+    /// with the lock, so that after losing the connection a new one can wait for it to be gone.
+    pub(crate) server_session: Option<i64>,
 }
 
 impl Session {
@@ -99,6 +102,7 @@ impl Session {
             watch,
             poisoned: false,
             ended: false,
+            server_session: None,
         })
     }
 
@@ -106,10 +110,10 @@ impl Session {
     /// removed. A poisoned session, or one still holding the lock, is closed instead.
     pub(crate) async fn end(mut self) {
         #[cfg(feature = "sqlite")]
-        if let (Pooled::Sqlite(c), Some(_)) = (&mut self.pooled, &self.watch) {
-            if super::sqlite::TransactionWatch::remove(c).await.is_err() {
-                self.poisoned = true;
-            }
+        if let (Pooled::Sqlite(c), Some(_)) = (&mut self.pooled, &self.watch)
+            && super::sqlite::TransactionWatch::remove(c).await.is_err()
+        {
+            self.poisoned = true;
         }
         self.ended = !self.poisoned && self.held.is_none();
     }
@@ -117,6 +121,25 @@ impl Session {
     /// Marks the connection as unfit for reuse: it is closed when the session ends.
     pub(crate) fn poison(&mut self) {
         self.poisoned = true;
+    }
+
+    /// Ends the server's side of another, lost connection of this program (`server_session`) and
+    /// waits, until `deadline`, for it to be gone; returns whether it is. Until it is, whatever it
+    /// was doing (a commit in flight) may still land.
+    pub(crate) async fn end_lost_session(
+        &mut self,
+        server_session: i64,
+        deadline: std::time::Instant,
+    ) -> Result<bool, sqlx::Error> {
+        match &mut self.pooled {
+            #[cfg(feature = "postgres")]
+            Pooled::Postgres(c) => super::postgres::end_session(c, server_session, deadline).await,
+            #[cfg(feature = "mysql")]
+            Pooled::MySql(c) => super::mysql::end_session(c, server_session, deadline).await,
+            // A SQLite connection is in this process: it cannot be lost.
+            #[cfg(feature = "sqlite")]
+            Pooled::Sqlite(_) => Ok(true),
+        }
     }
 
     /// The database the session speaks to.

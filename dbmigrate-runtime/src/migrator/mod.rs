@@ -9,6 +9,7 @@
 //! up to the target is applied and matches its file, returns. Rows are only ever written together with
 //! the revision they record, so that read cannot see a half-applied revision.
 
+mod diagnosis;
 mod error;
 mod report;
 mod run;
@@ -19,8 +20,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use diagnosis::Diagnosis;
 pub use error::{
-    Committed, Error, FailedStatement, FailureCause, HistoryMismatch, RevisionFailure,
+    Committed, Error, FailedStatement, FailureCause, HistoryMismatch, Recheck, RevisionFailure,
     describe_unfinished,
 };
 pub use report::{Direction, Report, RunKind, StepReport, format_duration};
@@ -159,8 +161,73 @@ impl<'m> Migrator<'m> {
             .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
         let result = self.upgrade_in(&mut session, started).await;
+        let lost = session.server_session;
         session.end().await;
-        result
+        self.find_out(pool, lost, Direction::Upgrade, result).await
+    }
+
+    /// When the connection was lost during a revision, the revision may have committed (the commit
+    /// was sent, its answer never came) or not: reads the history again on a new connection, once
+    /// the server has ended the lost one, and says which. When that cannot be done, says the
+    /// outcome is unknown.
+    async fn find_out<T>(
+        &self,
+        pool: &impl Pool,
+        lost_session: Option<i64>,
+        direction: Direction,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        let Err(Error::Revision(mut failure)) = result else {
+            return result;
+        };
+        if !failure.cause.is_connection_lost() {
+            return Err(Error::Revision(failure));
+        }
+        let deadline = Instant::now() + self.connect_timeout;
+        let recheck = async {
+            let mut session = self.connect(pool).await.map_err(|e| e.to_string())?;
+            let outcome = async {
+                if let Some(id) = lost_session {
+                    let gone = session
+                        .end_lost_session(id, deadline)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if !gone {
+                        return Err(format!(
+                            "the server still ran the lost session ({id}) after {:.0} s",
+                            self.connect_timeout.as_secs_f64()
+                        ));
+                    }
+                }
+                self.read(&mut session).await.map_err(|e| e.to_string())
+            }
+            .await;
+            session.end().await;
+            outcome
+        };
+        match recheck.await {
+            Ok(history) => {
+                let history = history.unwrap_or_default();
+                let recorded = history.applied_versions().contains(&failure.version);
+                let unfinished = history
+                    .state(failure.version)
+                    .is_some_and(|s| s.is_unfinished());
+                failure.committed = match (unfinished, direction, recorded) {
+                    // Part of it ran outside a transaction: the side table says how far.
+                    (true, _, _) => Committed::Unknown,
+                    (false, Direction::Upgrade, true) | (false, Direction::Downgrade, false) => {
+                        Committed::Whole
+                    }
+                    (false, _, _) => Committed::Nothing,
+                };
+                failure.recheck = Some(Recheck::Confirmed);
+            }
+            Err(reason) => {
+                failure.committed = Committed::Unknown;
+                failure.recheck = Some(Recheck::Impossible(reason));
+            }
+        }
+        Err(Error::Revision(failure))
     }
 
     async fn upgrade_in(&self, session: &mut Session, started: Instant) -> Result<Report, Error> {
@@ -247,10 +314,12 @@ impl<'m> Migrator<'m> {
                 target,
             }));
         }
-        self.in_session(pool, |this, session| {
-            Box::pin(this.downgrade_in(session, target, started))
-        })
-        .await
+        let mut session = self.connect(pool).await?;
+        let result = self.downgrade_in(&mut session, target, started).await;
+        let lost = session.server_session;
+        session.end().await;
+        self.find_out(pool, lost, Direction::Downgrade, result)
+            .await
     }
 
     async fn downgrade_in(
@@ -534,15 +603,17 @@ impl<'m> Migrator<'m> {
                 LockError::File { .. } => Error::LockFile(error.to_string()),
             })?;
         let result = work(self, &mut *session).await;
-        let released = lock::release(session).await;
-        match (result, released) {
-            (Err(error), _) => Err(error),
-            (Ok(_), Err(source)) => Err(Error::Database {
-                action: "releasing the migration lock".into(),
-                source,
-            }),
-            (Ok(value), Ok(())) => Ok(value),
+        if let Err(Error::Revision(failure)) = &result
+            && failure.cause.is_connection_lost()
+        {
+            session.poison();
         }
+        if let Err(error) = lock::release(session).await {
+            // The session still counts as locked, so it is closed rather than pooled, and closing it
+            // is what frees the lock on the server: the work itself stands as done.
+            tracing::warn!(%error, "releasing the migration lock failed; closing the connection frees it");
+        }
+        result
     }
 
     async fn read(&self, session: &mut Session) -> Result<Option<History>, Error> {

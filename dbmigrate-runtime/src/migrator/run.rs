@@ -158,7 +158,7 @@ pub(super) async fn plan(
             continue;
         }
         let members = &plan[index..index + group];
-        let runner = |revision| Runner::new(migrator, revision, direction);
+        let runner = |revision| Runner::new(migrator, backend, revision, direction);
         let mut outer = match session.conn().begin().await {
             Ok(tx) => tx,
             Err(error) => {
@@ -234,7 +234,7 @@ pub(super) async fn plan(
             closing = outer.commit().await;
         }
         if let Err(error) = closing {
-            let mut failure = runner(members[0]).database(error);
+            let mut failure = runner(members[0]).recording(error);
             done.truncate(before);
             failure.completed = done;
             return Err(failure);
@@ -292,7 +292,7 @@ impl SqliteBatch<'_, '_> {
         }
         let runner = |revision, started| Runner {
             started,
-            ..Runner::new(migrator, revision, Direction::Upgrade)
+            ..Runner::new(migrator, Backend::Sqlite, revision, Direction::Upgrade)
         };
         let mut started = Instant::now();
         // The revision whose release comes next.
@@ -341,9 +341,27 @@ impl SqliteBatch<'_, '_> {
 /// times only (a revision's refinery row is what makes it applied), and a database that refuses them
 /// has refused nothing of the migration.
 async fn write_times(session: &mut Session, migrator: &Migrator<'_>, rows: &[StateRow]) {
-    if !rows.is_empty() {
-        let _ =
-            history::table::write_states(&mut session.conn(), migrator.history_table(), rows).await;
+    if rows.is_empty() {
+        return;
+    }
+    if let Err(error) =
+        history::table::write_states(&mut session.conn(), migrator.history_table(), rows).await
+    {
+        tracing::warn!(%error, revisions = rows.len(), "the execution times of this run could not be recorded");
+    }
+}
+
+/// Records a failed revision's state where `status` and `resolve` read it; when that fails too,
+/// the failure says so (and tracing reports it), rather than leaving `status` silently wrong.
+async fn record_failure_state(
+    conn: &mut Conn<'_>,
+    table: &str,
+    row: &StateRow,
+    failure: &mut RevisionFailure,
+) {
+    if let Err(error) = history::table::write_state(conn, table, row).await {
+        tracing::error!(version = row.version, %error, "recording a failed revision in the side table failed");
+        failure.unrecorded = Some(error.to_string());
     }
 }
 
@@ -399,7 +417,7 @@ fn first_marker(
     }
     let runner = Runner {
         tail,
-        ..Runner::new(migrator, next, direction)
+        ..Runner::new(migrator, backend, next, direction)
     };
     Some(runner.state(RunState::Running, Some(0), statements, None))
 }
@@ -422,7 +440,7 @@ async fn revision(
         deferred_states: deferred_states.filter(|_| tail.is_none()),
         tail: tail.unwrap_or(0),
         handoff,
-        ..Runner::new(migrator, revision, direction)
+        ..Runner::new(migrator, backend, revision, direction)
     };
     match tail {
         None => runner.in_transaction(session.conn(), work).await,
@@ -432,6 +450,7 @@ async fn revision(
 
 struct Runner<'a, 'm> {
     migrator: &'a Migrator<'m>,
+    backend: Backend,
     revision: &'a Revision,
     direction: Direction,
     started: Instant,
@@ -447,9 +466,15 @@ struct Runner<'a, 'm> {
 
 impl<'a, 'm> Runner<'a, 'm> {
     /// A runner for `revision` starting now, in one transaction, sharing no progress records.
-    fn new(migrator: &'a Migrator<'m>, revision: &'a Revision, direction: Direction) -> Self {
+    fn new(
+        migrator: &'a Migrator<'m>,
+        backend: Backend,
+        revision: &'a Revision,
+        direction: Direction,
+    ) -> Self {
         Runner {
             migrator,
+            backend,
             revision,
             direction,
             started: Instant::now(),
@@ -469,12 +494,16 @@ impl<'a, 'm> Runner<'a, 'm> {
             direction: self.direction,
             version: self.revision.version,
             path: self.revision.path.clone(),
+            rust: self.revision.kind == RevisionKind::Rust,
             statement,
             cause,
             committed,
             completed: Vec::new(),
             transaction_lost: false,
             rolled_back: Vec::new(),
+            recheck: None,
+            unrecorded: None,
+            backend: self.backend,
             table: self.migrator.history_table().to_string(),
         })
     }
@@ -494,13 +523,36 @@ impl<'a, 'm> Runner<'a, 'm> {
         self.failure(None, FailureCause::Database(error), Committed::Nothing)
     }
 
+    /// Writing the revision's history failed (after, or instead of, running it).
+    fn recording(&self, error: sqlx::Error) -> Box<RevisionFailure> {
+        self.failure(None, FailureCause::Recording(error), Committed::Nothing)
+    }
+
     fn failed_statement(statements: &[Statement], index: usize) -> FailedStatement {
-        FailedStatement {
-            index: index + 1,
-            count: statements.len(),
-            line: statements[index].line,
-            text: statements[index].text.clone(),
-        }
+        FailedStatement::new(
+            index + 1,
+            statements.len(),
+            statements[index].line,
+            statements[index].text.clone(),
+        )
+    }
+
+    /// [`Runner::failed_statement`], pointed at the line the database's `error` names, for a
+    /// statement sent as part of `statements[first..]` joined as a batch (see
+    /// [`Conn::execute_batch`]), after `before` characters of other text.
+    fn failed_in_batch(
+        statements: &[Statement],
+        first: usize,
+        index: usize,
+        before: usize,
+        error: &sqlx::Error,
+    ) -> FailedStatement {
+        let offset = before
+            + statements[first..index]
+                .iter()
+                .map(|s| s.text.chars().count() + 2)
+                .sum::<usize>();
+        Self::failed_statement(statements, index).pointed_at(error, offset)
     }
 
     /// Writes the history for a finished revision: the row and the side table's execution time on
@@ -563,9 +615,12 @@ impl<'a, 'm> Runner<'a, 'm> {
                 match tx.conn().execute_batch(&texts).await {
                     Ok(()) => Ok(()),
                     Err((completed, error)) => Err(self.failure(
-                        Some(Self::failed_statement(
+                        Some(Self::failed_in_batch(
                             statements,
+                            0,
                             completed.min(statements.len() - 1),
+                            0,
+                            &error,
                         )),
                         FailureCause::Database(error),
                         Committed::Nothing,
@@ -577,7 +632,7 @@ impl<'a, 'm> Runner<'a, 'm> {
                 for (index, statement) in statements.iter().enumerate() {
                     if let Err(error) = tx.conn().execute(&statement.text).await {
                         outcome = Err(self.failure(
-                            Some(Self::failed_statement(statements, index)),
+                            Some(Self::failed_statement(statements, index).pointed_at(&error, 0)),
                             FailureCause::Database(error),
                             Committed::Nothing,
                         ));
@@ -613,23 +668,22 @@ impl<'a, 'm> Runner<'a, 'm> {
             failure.committed = Committed::Nothing;
             return Err(failure);
         }
-        if let Err(failure) = outcome {
+        if let Err(mut failure) = outcome {
             // Wait for the rollback, so the lock is released only once nothing of it remains.
             let _ = tx.rollback().await;
             if failure.committed != Committed::Nothing {
                 // MySQL committed part of the step: say so where `status` looks.
                 let failed =
                     self.state(RunState::Failed, None, &[], Some(failure.cause.to_string()));
-                let _ =
-                    history::table::write_state(&mut conn, self.migrator.history_table(), &failed)
-                        .await;
+                let table = self.migrator.history_table();
+                record_failure_state(&mut conn, table, &failed, &mut failure).await;
             }
             return Err(failure);
         }
         let deferred = match self.record(&mut tx.conn()).await {
             Ok(deferred) => deferred,
             Err(error) => {
-                let mut failure = self.database(error);
+                let mut failure = self.recording(error);
                 failure.transaction_lost = tx.conn().transaction_lost();
                 if !failure.transaction_lost {
                     let _ = tx.rollback().await;
@@ -732,16 +786,18 @@ impl<'a, 'm> Runner<'a, 'm> {
                 let running = self.state(RunState::Running, None, &[], None);
                 history::table::write_state(&mut conn, &table, &running)
                     .await
-                    .map_err(|e| self.database(e))?;
+                    .map_err(|e| self.recording(e))?;
                 let result = {
                     let mut cx = Context::new(conn.reborrow(), self.scope(revision, false));
                     step(&mut cx).await
                 };
                 if let Err(error) = result {
                     let failed = self.state(RunState::Failed, None, &[], Some(error.to_string()));
-                    let _ = history::table::write_state(&mut conn, &table, &failed).await;
                     // Whatever the step committed stays; the side table says so.
-                    return Err(self.failure(None, FailureCause::Step(error), Committed::Unknown));
+                    let mut failure =
+                        self.failure(None, FailureCause::Step(error), Committed::Unknown);
+                    record_failure_state(&mut conn, &table, &failed, &mut failure).await;
+                    return Err(failure);
                 }
             }
         }
@@ -757,7 +813,7 @@ impl<'a, 'm> Runner<'a, 'm> {
             for index in tail..statements.len() {
                 if let Err(error) = tx.conn().execute(&statements[index].text).await {
                     let _ = tx.rollback().await;
-                    let statement = Self::failed_statement(statements, index);
+                    let statement = Self::failed_statement(statements, index).pointed_at(&error, 0);
                     return Err(self
                         .tail_failure(&mut conn, statements, tail, Some(statement), error)
                         .await);
@@ -766,7 +822,7 @@ impl<'a, 'm> Runner<'a, 'm> {
         }
         if let Err(error) = self.record(&mut tx.conn()).await {
             let _ = tx.rollback().await;
-            return Err(self.database(error));
+            return Err(self.recording(error));
         }
         tx.commit().await.map_err(|e| self.database(e))?;
         Ok(step_report(self.revision, self.started.elapsed()))
@@ -787,7 +843,7 @@ impl<'a, 'm> Runner<'a, 'm> {
         let running = self.state(RunState::Running, Some(index), statements, None);
         history::table::write_state(conn, self.migrator.history_table(), &running)
             .await
-            .map_err(|e| self.database(e))
+            .map_err(|e| self.recording(e))
     }
 
     /// Records statement `index`, run outside a transaction, as the one that failed: what ran before
@@ -835,15 +891,27 @@ impl<'a, 'm> Runner<'a, 'm> {
         message: String,
     ) -> Box<RevisionFailure> {
         let table = self.migrator.history_table();
-        let committed = if completed == 0 {
-            let _ = history::table::delete_state(conn, table, self.revision.version).await;
-            Committed::Nothing
-        } else {
-            let failed = self.state(RunState::Failed, Some(completed), statements, Some(message));
-            let _ = history::table::write_state(conn, table, &failed).await;
-            Committed::Statements(completed)
-        };
-        self.failure(statement, FailureCause::Database(error), committed)
+        if completed == 0 {
+            let mut failure =
+                self.failure(statement, FailureCause::Database(error), Committed::Nothing);
+            if let Err(error) =
+                history::table::delete_state(conn, table, self.revision.version).await
+            {
+                // The record saying its first statement was about to run stays: `status` will list
+                // the revision as unfinished though nothing of it ran.
+                tracing::error!(version = self.revision.version, %error, "clearing a failed revision's record failed");
+                failure.unrecorded = Some(error.to_string());
+            }
+            return failure;
+        }
+        let failed = self.state(RunState::Failed, Some(completed), statements, Some(message));
+        let mut failure = self.failure(
+            statement,
+            FailureCause::Database(error),
+            Committed::Statements(completed),
+        );
+        record_failure_state(conn, table, &failed, &mut failure).await;
+        failure
     }
 
     /// On MySQL, the final transaction of an upgrade (the tail statements and the history records)
@@ -1074,7 +1142,7 @@ pub(super) async fn resolve(
             }
             let mut runner = Runner {
                 tail: usize::MAX,
-                ..Runner::new(migrator, revision, direction)
+                ..Runner::new(migrator, backend, revision, direction)
             };
             let step = runner
                 .one_by_one(session, Work::Sql(statements), resume_at)

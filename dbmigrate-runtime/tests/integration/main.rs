@@ -13,6 +13,8 @@ mod data_steps;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod downgrade;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod fault_matrix;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod faults;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod history_checks;

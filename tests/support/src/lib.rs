@@ -8,6 +8,8 @@
 //! This crate uses sqlx directly and not dbmigrate-runtime, so the runtime's own tests can use it
 //! without a second copy of the runtime in their build.
 
+pub mod fault_proxy;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
