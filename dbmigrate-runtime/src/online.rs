@@ -159,7 +159,7 @@ pub fn exit_code(error: &Error) -> u8 {
         | Error::LockFile(_)
         | Error::Revision(_) => exit::DATABASE,
         Error::History(_) => exit::HISTORY,
-        Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
+        Error::LockTimeout { .. } | Error::DatabaseLocked { .. } => exit::LOCK_TIMEOUT,
         Error::MissingRustStep { .. } => exit::RUNNER,
     }
 }

@@ -15,6 +15,8 @@ mod postgres;
 pub mod session;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::is_busy as is_sqlite_busy;
 
 use std::fmt;
 

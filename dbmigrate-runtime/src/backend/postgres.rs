@@ -31,21 +31,27 @@ pub(super) async fn lock(
         return Ok((key, pid));
     }
     // Wait on the server, where waiters queue in order, bounded by lock_timeout (which applies to
-    // advisory locks too); the session's own setting is restored afterwards.
+    // advisory locks too). A statement_timeout of the role, database or URL would cut the wait
+    // short, so it is off for this one statement; both settings are restored afterwards.
     let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
-    let (previous,): (String,) =
-        sqlx::query_as("SELECT current_setting('lock_timeout') FROM (SELECT set_config('lock_timeout', $1, false)) s")
-            .bind(format!("{millis}ms"))
-            .fetch_one(&mut *conn)
-            .await?;
+    let (previous_lock, previous_statement): (String, String) = sqlx::query_as(
+        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout') \
+         FROM (SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)) s",
+    )
+    .bind(format!("{millis}ms"))
+    .fetch_one(&mut *conn)
+    .await?;
     let waited = sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(key)
         .execute(&mut *conn)
         .await;
-    sqlx::query("SELECT set_config('lock_timeout', $1, false)")
-        .bind(&previous)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+    )
+    .bind(&previous_lock)
+    .bind(&previous_statement)
+    .execute(&mut *conn)
+    .await?;
     match waited {
         Ok(_) => Ok((key, pid)),
         Err(error)

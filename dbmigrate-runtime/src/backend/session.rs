@@ -85,6 +85,10 @@ pub struct Session {
     /// The server's id for this connection (PostgreSQL backend pid, MySQL connection id), read
     /// with the lock, so that after losing the connection a new one can wait for it to be gone.
     pub(crate) server_session: Option<i64>,
+    /// On SQLite: the database file (for saying who holds its write lock), and the busy timeout
+    /// the connection had before the session set its own, restored when it ends.
+    #[cfg(feature = "sqlite")]
+    sqlite: Option<(Option<std::path::PathBuf>, i64)>,
 }
 
 impl Session {
@@ -103,6 +107,8 @@ impl Session {
             poisoned: false,
             ended: false,
             server_session: None,
+            #[cfg(feature = "sqlite")]
+            sqlite: None,
         })
     }
 
@@ -110,12 +116,50 @@ impl Session {
     /// removed. A poisoned session, or one still holding the lock, is closed instead.
     pub(crate) async fn end(mut self) {
         #[cfg(feature = "sqlite")]
+        if let (Pooled::Sqlite(c), Some((_, previous))) = (&mut self.pooled, &self.sqlite)
+            && super::sqlite::set_busy_timeout(
+                c,
+                std::time::Duration::from_millis(u64::try_from(*previous).unwrap_or(0)),
+            )
+            .await
+            .is_err()
+        {
+            self.poisoned = true;
+        }
+        #[cfg(feature = "sqlite")]
         if let (Pooled::Sqlite(c), Some(_)) = (&mut self.pooled, &self.watch)
             && super::sqlite::TransactionWatch::remove(c).await.is_err()
         {
             self.poisoned = true;
         }
         self.ended = !self.poisoned && self.held.is_none();
+    }
+
+    /// On SQLite, makes every wait for SQLite's own locks (another connection writing, a commit in
+    /// progress) last up to `timeout`, as waits for the migration lock do, instead of the
+    /// connection's busy timeout (5 s by default in sqlx). Nothing elsewhere.
+    pub(crate) async fn wait_for_locks_up_to(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<(), sqlx::Error> {
+        #[cfg(feature = "sqlite")]
+        if let Pooled::Sqlite(c) = &mut self.pooled {
+            let file = super::sqlite::database_file(c).await?;
+            let previous = super::sqlite::set_busy_timeout(c, timeout).await?;
+            self.sqlite = Some((file, previous));
+        }
+        #[cfg(not(feature = "sqlite"))]
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Who holds the database's write lock, when SQLite answered "database is locked".
+    pub(crate) fn write_lock_holder(&self) -> Option<String> {
+        #[cfg(feature = "sqlite")]
+        if let Some((file, _)) = &self.sqlite {
+            return Some(super::sqlite::write_lock_holder(file.as_deref()));
+        }
+        None
     }
 
     /// Marks the connection as unfit for reuse: it is closed when the session ends.

@@ -9,22 +9,92 @@ use sqlx::SqliteConnection;
 
 use super::lock::LockError;
 
+/// The main database's file; `None` for an in-memory or temporary database.
+pub(super) async fn database_file(
+    conn: &mut SqliteConnection,
+) -> Result<Option<PathBuf>, sqlx::Error> {
+    let databases: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(databases
+        .into_iter()
+        .find(|(_, name, file)| name == "main" && !file.is_empty())
+        .map(|(_, _, file)| PathBuf::from(file)))
+}
+
+/// The lock file beside a database file.
+fn lock_path(database: &std::path::Path) -> PathBuf {
+    let mut path = database.as_os_str().to_owned();
+    path.push("-dbmigrate.lock");
+    PathBuf::from(path)
+}
+
+/// Sets how long SQLite waits for its own locks (another connection's write, a commit in progress)
+/// before answering "database is locked"; returns the previous setting, in milliseconds.
+pub(super) async fn set_busy_timeout(
+    conn: &mut SqliteConnection,
+    timeout: Duration,
+) -> Result<i64, sqlx::Error> {
+    let previous: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await?;
+    let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {millis}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(previous)
+}
+
+/// Who holds SQLite's write lock on `database`, as far as can be told: a dbmigrate runner holding
+/// the migration lock says so in its lock file; anything else is another connection.
+pub(crate) fn write_lock_holder(database: Option<&std::path::Path>) -> String {
+    let other =
+        "another connection to the database (the application, or a tool) holds SQLite's write lock";
+    let Some(database) = database else {
+        return other.to_string();
+    };
+    let path = lock_path(database);
+    let Ok(mut file) = OpenOptions::new().read(true).open(&path) else {
+        return other.to_string();
+    };
+    match file.try_lock_shared() {
+        // Nobody holds the migration lock: the writer is not a dbmigrate runner.
+        Ok(()) => other.to_string(),
+        Err(_) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            if holder.is_empty() {
+                format!("a dbmigrate runner (lock file {})", path.display())
+            } else {
+                format!("{holder} (lock file {})", path.display())
+            }
+        }
+    }
+}
+
+/// Whether an error is SQLite's "database is locked" or "table is locked".
+pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .filter(|e| e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i64>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
 /// Locks `<database file>-dbmigrate.lock`, waiting up to `timeout`. An in-memory or temporary
 /// database needs no lock: no other process can open it.
 pub(super) async fn lock(
     conn: &mut SqliteConnection,
     timeout: Duration,
 ) -> Result<Option<File>, LockError> {
-    let databases: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list")
-        .fetch_all(&mut *conn)
-        .await?;
-    let Some((_, _, file)) = databases.into_iter().find(|(_, name, _)| name == "main") else {
+    let Some(file) = database_file(conn).await? else {
         return Ok(None);
     };
-    if file.is_empty() {
-        return Ok(None);
-    }
-    let path = PathBuf::from(format!("{file}-dbmigrate.lock"));
+    let path = lock_path(&file);
     let io = |source| LockError::File {
         path: path.clone(),
         source,

@@ -109,6 +109,35 @@ impl Diagnosis {
         self == Self::Revision
     }
 
+    /// What to do about a failure outside any revision (reading or creating the history tables,
+    /// taking the lock), when the cause suggests something.
+    pub fn hint(self) -> Option<&'static str> {
+        match self {
+            Self::Revision => None,
+            Self::ConnectionLost => {
+                Some("the connection to the database was lost; run the command again")
+            }
+            Self::Conflict => Some(
+                "another transaction held a lock dbmigrate needed; run the command again when it is done",
+            ),
+            Self::Cancelled => Some(
+                "the server cancelled the statement (a statement timeout set for the role, database or URL); raise it \
+                 for the migration",
+            ),
+            Self::Permission => Some(
+                "the database user lacks a privilege dbmigrate needs on its history tables (create, select, insert, \
+                 update, delete); grant it, or migrate as a user that has it",
+            ),
+            Self::ReadOnly => Some(
+                "the database accepts no writes (a standby or read replica, `read_only` set, or a read-only file); \
+                 point the database URL at the primary",
+            ),
+            Self::OutOfSpace => {
+                Some("the database is out of space; free some, then run the command again")
+            }
+        }
+    }
+
     /// What to do when nothing of the revision was applied and the cause is this, for a command
     /// (`upgrade`, `downgrade`) that is then worth running again.
     pub fn next_step(self, command: &str) -> String {

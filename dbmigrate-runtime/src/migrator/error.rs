@@ -31,7 +31,7 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// A query on the history tables (or the lock) failed.
-    #[error("{action}: {source}")]
+    #[error("{action}: {}{}", super::diagnosis::render(source), Diagnosis::of(source).hint().map(|h| format!("\n{h}")).unwrap_or_default())]
     Database {
         /// What dbmigrate was doing.
         action: String,
@@ -52,6 +52,24 @@ pub enum Error {
         waited: Duration,
         /// Who holds it, where the database can tell.
         holder: Option<String>,
+    },
+    /// SQLite's own write lock stayed taken (by another connection, or a commit in progress) for
+    /// longer than the lock timeout.
+    #[error(
+        "could not get SQLite's write lock while {action} within the lock timeout ({:.1} s): {holder}. Nothing of \
+         it was applied{}; run the command again once that connection is done, or raise the lock timeout",
+        lock_timeout.as_secs_f64(),
+        describe_completed(completed)
+    )]
+    DatabaseLocked {
+        /// What dbmigrate was doing.
+        action: String,
+        /// The lock timeout, which SQLite's busy timeout was set to.
+        lock_timeout: Duration,
+        /// Who holds the lock, as far as can be told.
+        holder: String,
+        /// Revisions this run applied before it had to wait; they stay applied.
+        completed: Vec<StepReport>,
     },
     /// The lock file next to a SQLite database could not be opened.
     #[error("cannot take the migration lock: {0}")]
@@ -89,6 +107,18 @@ pub enum Error {
     /// `resolve` was asked about a revision with nothing to resolve.
     #[error("{0}")]
     Resolve(String),
+}
+
+fn describe_completed(completed: &[StepReport]) -> String {
+    if completed.is_empty() {
+        return String::new();
+    }
+    let versions: Vec<String> = completed.iter().map(|s| s.version.to_string()).collect();
+    format!(
+        "; the {} revision(s) this run applied before it ({}) stay applied",
+        versions.len(),
+        versions.join(", ")
+    )
 }
 
 impl Error {
@@ -195,42 +225,70 @@ impl fmt::Display for HistoryMismatch {
     }
 }
 
-/// One line saying what state an unfinished revision is in and how to get out of it.
+/// One line saying what state an unfinished revision is in and how to get out of it, offering only
+/// the ways out that work for it (a Rust step, which records no statement, cannot be resumed).
 pub fn describe_unfinished(state: &StateRow) -> String {
     let version = state.version;
     let direction = state.direction.as_deref().unwrap_or("upgrade");
-    let progress = match (state.statement_index, state.statement_count) {
+    let resolve = |how: &str| format!("`cargo dbmigrate resolve {version} --{how}`");
+    let error = state
+        .error
+        .as_deref()
+        .unwrap_or("unknown error")
+        .lines()
+        .next()
+        .unwrap_or("");
+    let failed = state.state == Some(crate::history::RunState::Failed);
+    match (state.statement_index, state.statement_count) {
+        // Every statement ran; what failed was recording it.
+        (Some(index), Some(count)) if failed && index > count => format!(
+            "revision {version} ran all {count} of its statements ({direction}), but recording it failed: {error}. \
+             Check the schema, then run {}",
+            resolve("applied")
+        ),
         (Some(index), Some(count)) => {
             let line = state
                 .statement_line
                 .map(|l| format!(" (line {l})"))
                 .unwrap_or_default();
-            format!(
-                "statements 1 to {} of {count} completed; statement {index}{line}",
-                index - 1
-            )
+            let done = match index - 1 {
+                0 => "no statement had completed".to_string(),
+                1 => "statement 1 completed".to_string(),
+                n => format!("statements 1 to {n} completed"),
+            };
+            if failed {
+                format!(
+                    "revision {version} is partially applied: its {direction} failed after some statements committed \
+                     ({done} of {count}; statement {index}{line} failed: {error}). Either finish it by hand and run {}, \
+                     undo the completed statements and run {}, or fix statement {index} in the file and run {}",
+                    resolve("applied"),
+                    resolve("reverted"),
+                    resolve("resume"),
+                )
+            } else {
+                format!(
+                    "revision {version} was started ({direction}, {updated}) and never finished: {done} of {count}, and \
+                     statement {index}{line} may or may not have run (the process was killed or lost its connection). \
+                     Check the schema, then run {}, {} or {}",
+                    resolve("applied"),
+                    resolve("reverted"),
+                    resolve("resume"),
+                    updated = state.updated_on,
+                )
+            }
         }
-        _ => "its statements".to_string(),
-    };
-    match state.state {
-        Some(crate::history::RunState::Failed) => format!(
-            "revision {version} is partially applied: its {direction} failed after some statements committed \
-             ({progress} failed: {}). Either finish it by hand and run `cargo dbmigrate resolve {version} --applied`, \
-             undo the completed statements and run `cargo dbmigrate resolve {version} --reverted`, \
-             or fix statement {} in the file and run `cargo dbmigrate resolve {version} --resume`",
-            state
-                .error
-                .as_deref()
-                .unwrap_or("unknown error")
-                .lines()
-                .next()
-                .unwrap_or(""),
-            state.statement_index.unwrap_or(1),
+        // A Rust step (or a step's DDL that MySQL committed): no statement to resume from.
+        _ if failed => format!(
+            "revision {version} is partially applied: its {direction} failed after committing part of its work \
+             ({error}). Either finish it by hand and run {}, or undo what it did and run {}",
+            resolve("applied"),
+            resolve("reverted"),
         ),
         _ => format!(
-            "revision {version} was started ({direction}, {updated}) and never finished: {progress} may or may not have \
-             run (the process was killed or lost its connection). Check the schema, then run \
-             `cargo dbmigrate resolve {version} --applied`, `--reverted` or `--resume`",
+            "revision {version} was started ({direction}, {updated}) and never finished: the process was killed or \
+             lost its connection while it ran, so part of it may have committed. Check the schema, then run {} or {}",
+            resolve("applied"),
+            resolve("reverted"),
             updated = state.updated_on,
         ),
     }
@@ -461,6 +519,17 @@ pub struct RevisionFailure {
 }
 
 impl RevisionFailure {
+    /// The same failure, with its database error blamed on writing the history, not on the
+    /// revision's statements.
+    pub(crate) fn into_recording(mut self: Box<Self>) -> Box<Self> {
+        if let FailureCause::Database(error) =
+            std::mem::replace(&mut self.cause, FailureCause::TransactionLost)
+        {
+            self.cause = FailureCause::Recording(error);
+        }
+        self
+    }
+
     fn command(&self) -> &'static str {
         match self.direction {
             Direction::Upgrade => "upgrade",
@@ -517,6 +586,19 @@ impl RevisionFailure {
     fn next_step(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let command = self.command();
         match (self.committed, &self.recheck) {
+            (Committed::Nothing, _)
+                if matches!(self.cause, FailureCause::Recording(_))
+                    && self.cause.diagnosis().blames_the_revision() =>
+            {
+                write!(
+                    f,
+                    "The revision is not at fault: `{table}` or `{state}` refused dbmigrate's row, so it is not the \
+                     table refinery and dbmigrate create (a column added or changed, a trigger or constraint on it); \
+                     restore it to refinery's shape, then run `cargo dbmigrate {command}` again",
+                    table = self.table,
+                    state = crate::backend::state_table(&self.table),
+                )
+            }
             (Committed::Nothing, _) => write!(f, "{}", self.cause.diagnosis().next_step(command)),
             (Committed::Whole, _) => {
                 write!(

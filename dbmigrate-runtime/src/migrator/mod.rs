@@ -161,6 +161,7 @@ impl<'m> Migrator<'m> {
             .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
         let result = self.upgrade_in(&mut session, started).await;
+        let result = self.waited_for_sqlite(&session, result);
         let lost = session.server_session;
         session.end().await;
         self.find_out(pool, lost, Direction::Upgrade, result).await
@@ -316,6 +317,7 @@ impl<'m> Migrator<'m> {
         }
         let mut session = self.connect(pool).await?;
         let result = self.downgrade_in(&mut session, target, started).await;
+        let result = self.waited_for_sqlite(&session, result);
         let lost = session.server_session;
         session.end().await;
         self.find_out(pool, lost, Direction::Downgrade, result)
@@ -463,7 +465,12 @@ impl<'m> Migrator<'m> {
             Box::pin(async move {
                 let backend = session.backend();
                 let history = this.read(session).await?;
-                Ok(Status::new(this.migrations, backend, &this.table, history))
+                let refused = history
+                    .as_ref()
+                    .is_some_and(|history| this.refusal(&this.verify(history)).is_some());
+                let mut status = Status::new(this.migrations, backend, &this.table, history);
+                status.upgrade_refused = refused;
+                Ok(status)
             })
         })
         .await
@@ -545,8 +552,59 @@ impl<'m> Migrator<'m> {
     ) -> Result<T, Error> {
         let mut session = self.connect(pool).await?;
         let result = work(self, &mut session).await;
+        let result = self.waited_for_sqlite(&session, result);
         session.end().await;
         result
+    }
+
+    /// SQLite answers "database is locked" once its busy timeout (set to the lock timeout, see
+    /// [`Session::wait_for_locks_up_to`]) has passed: that is a lock timeout, not a failed revision,
+    /// and it says who holds the lock.
+    fn waited_for_sqlite<T>(
+        &self,
+        session: &Session,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
+        #[cfg(feature = "sqlite")]
+        {
+            let busy = |error: &sqlx::Error| crate::backend::is_sqlite_busy(error);
+            let holder = || {
+                session
+                    .write_lock_holder()
+                    .unwrap_or_else(|| "another connection".to_string())
+            };
+            match result {
+                Err(Error::Database { action, source }) if busy(&source) => {
+                    return Err(Error::DatabaseLocked {
+                        action,
+                        lock_timeout: self.lock_timeout,
+                        holder: holder(),
+                        completed: Vec::new(),
+                    });
+                }
+                Err(Error::Revision(failure))
+                    if failure.committed == Committed::Nothing
+                        && failure.cause.database_error().is_some_and(busy) =>
+                {
+                    return Err(Error::DatabaseLocked {
+                        action: format!(
+                            "running revision {} ({})",
+                            failure.version,
+                            failure.path.display()
+                        ),
+                        lock_timeout: self.lock_timeout,
+                        holder: holder(),
+                        completed: failure.completed,
+                    });
+                }
+                other => return other,
+            }
+        }
+        #[cfg(not(feature = "sqlite"))]
+        {
+            let _ = session;
+            result
+        }
     }
 
     /// Connects, retrying with backoff while the server refuses connections, up to the deadline.
@@ -555,7 +613,13 @@ impl<'m> Migrator<'m> {
         let mut backoff = Duration::from_millis(100);
         loop {
             match pool.acquire_session().await {
-                Ok(session) => return Ok(session),
+                Ok(mut session) => {
+                    session
+                        .wait_for_locks_up_to(self.lock_timeout)
+                        .await
+                        .map_err(Error::database("preparing the connection"))?;
+                    return Ok(session);
+                }
                 Err(error)
                     if is_transient(&error)
                         && started.elapsed() + backoff < self.connect_timeout =>

@@ -60,6 +60,10 @@ pub enum RunKind {
     DryRun,
     /// History rows were written without running anything (`stamp`).
     Stamped,
+    /// An unfinished revision was recorded as applied (`resolve --applied`).
+    MarkedApplied,
+    /// An unfinished revision was recorded as not applied (`resolve --reverted`).
+    MarkedReverted,
 }
 
 /// What a run did, returned by `upgrade`, `downgrade` and `stamp`.
@@ -99,6 +103,20 @@ impl fmt::Display for Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        if let (RunKind::MarkedApplied | RunKind::MarkedReverted, Some(step)) =
+            (self.kind, self.steps.first())
+        {
+            let how = if self.kind == RunKind::MarkedApplied {
+                "as applied".to_string()
+            } else {
+                "as not applied: the next `cargo dbmigrate upgrade` runs it again".to_string()
+            };
+            return write!(
+                f,
+                "recorded revision {} ({}) {how}; database is now at {current}",
+                step.version, step.name
+            );
+        }
         if self.steps.is_empty() {
             return match self.direction {
                 Direction::Upgrade => {
@@ -116,6 +134,8 @@ impl fmt::Display for Report {
             (RunKind::DryRun, Direction::Downgrade) => "would revert",
             (RunKind::Stamped, Direction::Upgrade) => "stamped as applied",
             (RunKind::Stamped, Direction::Downgrade) => "stamped as not applied",
+            (RunKind::MarkedApplied, _) => "recorded as applied",
+            (RunKind::MarkedReverted, _) => "recorded as not applied",
         };
         let count = self.steps.len();
         let plural = if count == 1 { "revision" } else { "revisions" };

@@ -856,7 +856,7 @@ impl<'a, 'm> Runner<'a, 'm> {
         error: sqlx::Error,
     ) -> Box<RevisionFailure> {
         let message = error.to_string();
-        let statement = Some(Self::failed_statement(statements, index));
+        let statement = Some(Self::failed_statement(statements, index).pointed_at(&error, 0));
         self.failure_after(conn, statements, index, statement, error, message)
             .await
     }
@@ -999,10 +999,13 @@ impl<'a, 'm> Runner<'a, 'm> {
         // Wait for the rollback, so the lock is released only once nothing of it remains.
         let _ = conn.execute("ROLLBACK").await;
         // After BEGIN: a statement of the revision, or a record.
-        let statement = completed
-            .checked_sub(1)
-            .filter(|&index| index < statements.len())
-            .map(|index| Self::failed_statement(statements, index));
+        let index = completed.checked_sub(1);
+        if index.is_some_and(|index| index >= statements.len()) {
+            // The revision's statements all ran; one of the records after them failed.
+            return Ok(Err(self.recording(error)));
+        }
+        let statement = index
+            .map(|index| Self::failed_in_batch(statements, 0, index, "BEGIN".len() + 2, &error));
         Ok(Err(self.failure(
             statement,
             FailureCause::Database(error),
@@ -1039,13 +1042,19 @@ impl<'a, 'm> Runner<'a, 'm> {
         let _ = conn.execute("ROLLBACK").await;
         // The position in the batch after the lead and BEGIN: a tail statement, or a record.
         let position = completed - 1 - usize::from(lead.is_some());
-        let statement = (position >= 1)
-            .then(|| self.tail + position - 1)
+        let index = (position >= 1).then(|| self.tail + position - 1);
+        let recording = index.is_some_and(|index| index >= statements.len());
+        let statement = index
             .filter(|&index| index < statements.len())
-            .map(|index| Self::failed_statement(statements, index));
-        Err(self
+            .map(|index| Self::failed_statement(statements, index).pointed_at(&error, 0));
+        let failure = self
             .tail_failure(conn, statements, self.tail, statement, error)
-            .await)
+            .await;
+        Err(if recording {
+            failure.into_recording()
+        } else {
+            failure
+        })
     }
 }
 
@@ -1080,6 +1089,7 @@ pub(super) async fn resolve(
     };
     let mut applied = history.applied_versions();
     let mut steps = Vec::new();
+    let mut kind = RunKind::Applied;
     match resolution {
         Resolution::Applied | Resolution::Reverted => {
             let mut tx = session
@@ -1109,6 +1119,19 @@ pub(super) async fn resolve(
                 .map_err(Error::database(format!("recording revision {version}")))?;
                 applied.insert(version);
                 steps.push(step_report(revision, Duration::ZERO));
+                kind = RunKind::MarkedApplied;
+            } else {
+                let name = revision.map_or_else(
+                    || state_name(&history, version),
+                    |revision| revision.name.clone(),
+                );
+                steps.push(StepReport {
+                    version,
+                    name,
+                    kind: revision.map_or(RevisionKind::Sql, |r| r.kind),
+                    duration: Duration::ZERO,
+                });
+                kind = RunKind::MarkedReverted;
             }
             tx.commit()
                 .await
@@ -1155,5 +1178,15 @@ pub(super) async fn resolve(
             steps.push(step);
         }
     }
-    Ok(migrator.report(direction, RunKind::Applied, steps, started, &applied))
+    Ok(migrator.report(direction, kind, steps, started, &applied))
+}
+
+/// The name refinery's row records for `version`, for a revision without a file.
+fn state_name(history: &history::History, version: i64) -> String {
+    history
+        .applied
+        .iter()
+        .find(|row| row.version == version)
+        .and_then(|row| row.name.clone())
+        .unwrap_or_default()
 }

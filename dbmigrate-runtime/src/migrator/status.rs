@@ -61,6 +61,8 @@ pub struct Status {
     pub problems: Verification,
     /// Whether every revision is applied and nothing is wrong.
     pub at_head: bool,
+    /// Whether `upgrade` (with the same options) refuses to run until the problems are settled.
+    pub upgrade_refused: bool,
 }
 
 /// Applied revisions none of whose children are applied: where the database is on each branch.
@@ -117,6 +119,8 @@ impl Status {
                 })
                 .collect(),
             at_head: pending.is_empty() && clean,
+            // What the migrator's defaults refuse; `Migrator::status` sets it for its options.
+            upgrade_refused: !clean,
             pending,
             current: current_heads(graph, &applied_versions),
             heads: graph.heads().iter().map(|r| r.version).collect(),
@@ -201,6 +205,11 @@ impl fmt::Display for Status {
         }
         if self.at_head {
             write!(f, "the database is at head")
+        } else if self.upgrade_refused {
+            write!(
+                f,
+                "`cargo dbmigrate upgrade` refuses to run until the problems above are settled, each as its line says"
+            )
         } else if self.pending.is_empty() {
             write!(
                 f,

@@ -23,6 +23,8 @@ mod lost_transaction;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod partial;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod real_cause;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod refinery_judge;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;

@@ -292,6 +292,73 @@ impl Database {
     }
 }
 
+/// A transaction another session keeps open, holding the locks its statement took, until
+/// [`HeldTransaction::release`] rolls it back.
+pub struct HeldTransaction {
+    release: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl HeldTransaction {
+    /// Rolls the transaction back and closes its connection.
+    pub async fn release(mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Database {
+    /// Opens a connection of its own, begins a transaction (SQLite: taking the write lock), runs
+    /// `sql` in it and keeps it open, as a busy application would, until released.
+    pub async fn hold(&self, sql: &str) -> HeldTransaction {
+        let (ready_tx, ready) = tokio::sync::oneshot::channel::<Result<(), String>>();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (server, url, sql) = (self.server, self.url.clone(), sql.to_string());
+        macro_rules! hold_on {
+            ($connection:ty, $begin:expr) => {{
+                let opened = async {
+                    let mut c = <$connection>::connect(&url).await?;
+                    sqlx::raw_sql($begin).execute(&mut c).await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut c)
+                        .await?;
+                    Ok::<_, sqlx::Error>(c)
+                }
+                .await;
+                match opened {
+                    Ok(mut c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        let _ = released.await;
+                        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut c).await;
+                    }
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error.to_string()));
+                    }
+                }
+            }};
+        }
+        let task = tokio::spawn(async move {
+            match server {
+                Server::Postgres => hold_on!(sqlx::PgConnection, "BEGIN"),
+                Server::MySql => hold_on!(sqlx::MySqlConnection, "START TRANSACTION"),
+                Server::Sqlite => hold_on!(sqlx::SqliteConnection, "BEGIN IMMEDIATE"),
+            }
+        });
+        match ready.await {
+            Ok(Ok(())) => HeldTransaction {
+                release: Some(release),
+                task: Some(task),
+            },
+            Ok(Err(error)) => panic!("holding a transaction on {server:?}: {error}"),
+            Err(_) => panic!("holding a transaction on {server:?}: the task ended"),
+        }
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
         if self.server == Server::Sqlite {
