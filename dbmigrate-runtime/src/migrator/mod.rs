@@ -565,8 +565,10 @@ impl<'m> Migrator<'m> {
         session: &Session,
         result: Result<T, Error>,
     ) -> Result<T, Error> {
+        #[cfg(not(feature = "sqlite"))]
+        let _ = session;
         #[cfg(feature = "sqlite")]
-        {
+        let result = {
             let busy = |error: &sqlx::Error| crate::backend::is_sqlite_busy(error);
             let holder = || {
                 session
@@ -575,18 +577,18 @@ impl<'m> Migrator<'m> {
             };
             match result {
                 Err(Error::Database { action, source }) if busy(&source) => {
-                    return Err(Error::DatabaseLocked {
+                    Err(Error::DatabaseLocked {
                         action,
                         lock_timeout: self.lock_timeout,
                         holder: holder(),
                         completed: Vec::new(),
-                    });
+                    })
                 }
                 Err(Error::Revision(failure))
                     if failure.committed == Committed::Nothing
                         && failure.cause.database_error().is_some_and(busy) =>
                 {
-                    return Err(Error::DatabaseLocked {
+                    Err(Error::DatabaseLocked {
                         action: format!(
                             "running revision {} ({})",
                             failure.version,
@@ -595,16 +597,12 @@ impl<'m> Migrator<'m> {
                         lock_timeout: self.lock_timeout,
                         holder: holder(),
                         completed: failure.completed,
-                    });
+                    })
                 }
-                other => return other,
+                other => other,
             }
-        }
-        #[cfg(not(feature = "sqlite"))]
-        {
-            let _ = session;
-            result
-        }
+        };
+        result
     }
 
     /// Connects, retrying with backoff while the server refuses connections, up to the deadline.
