@@ -228,6 +228,30 @@ error: cannot connect to the database (tried for [..] s): [..]
 }
 
 #[test]
+fn connection_and_url_errors_never_print_the_password() {
+    let password = "hunter2-never-printed";
+    for url in [
+        format!("postgres://root:{password}@127.0.0.1:9/test"),
+        format!("mysql://root:{password}@127.0.0.1/test?ssl-mode=sometimes"),
+        format!("postgres://root:{password}@127.0.0.1:notaport/test"),
+        format!("postgres://root:{password}@127.0.0.1/test?sslmode=sometimes"),
+    ] {
+        let output = project()
+            .cmd(&["status", "--dir", "migrations", "--connect-timeout", "0.2"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "{url}: {printed}");
+        assert!(!printed.contains(password), "{url}: {printed}");
+    }
+}
+
+#[test]
 fn the_database_url_comes_from_a_dot_env_file() {
     let sandbox = project();
     sandbox.write(
