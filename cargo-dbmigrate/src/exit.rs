@@ -11,6 +11,7 @@
 //! | 6 | timed out waiting for the migration lock |
 //! | 7 | the database is not at head (`status --check`) |
 //! | 8 | building the Rust-step runner failed |
+//! | 9 | the command was cut short and its outcome is unknown (the runner killed by a signal) |
 
 use crate::error::Error;
 
@@ -38,11 +39,15 @@ pub enum Exit {
     NotAtHead = 7,
     /// The runner that executes Rust data steps did not build.
     RunnerBuild = 8,
+    /// The command was cut short without reporting its outcome (the runner killed by a signal, or
+    /// panicking), so what it changed is unknown: `cargo dbmigrate status` tells. Not 4, which says
+    /// the database refused and what stayed applied, nor 8, which says nothing ran.
+    OutcomeUnknown = 9,
 }
 
 impl Exit {
     /// Every code, in order, for documentation and tests.
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Success,
         Exit::Revisions,
         Exit::Usage,
@@ -52,6 +57,7 @@ impl Exit {
         Exit::LockTimeout,
         Exit::NotAtHead,
         Exit::RunnerBuild,
+        Exit::OutcomeUnknown,
     ];
 
     /// The numeric code.
@@ -92,6 +98,7 @@ pub fn for_error(error: &Error) -> Exit {
         ) => Exit::Revisions,
         Error::Target(_) => Exit::Usage,
         Error::Script(_) => Exit::Revisions,
+        Error::Runner(crate::runner_crate::RunnerError::Interrupted { .. }) => Exit::OutcomeUnknown,
         Error::Runner(_) => Exit::RunnerBuild,
         Error::Project(_) | Error::Io { .. } | Error::Template { .. } | Error::Settings { .. } => {
             Exit::Project
@@ -106,7 +113,26 @@ mod tests {
     #[test]
     fn codes_are_the_documented_numbers() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, (0..=8).collect::<Vec<u8>>());
+        assert_eq!(codes, (0..=9).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn the_runner_uses_the_same_table() {
+        use dbmigrate_runtime::online::exit;
+        for (cli, runtime) in [
+            (Exit::Success, exit::OK),
+            (Exit::Revisions, exit::REVISIONS),
+            (Exit::Usage, exit::USAGE),
+            (Exit::Project, exit::PROJECT),
+            (Exit::Database, exit::DATABASE),
+            (Exit::HistoryMismatch, exit::HISTORY),
+            (Exit::LockTimeout, exit::LOCK_TIMEOUT),
+            (Exit::NotAtHead, exit::NOT_AT_HEAD),
+            (Exit::RunnerBuild, exit::RUNNER),
+            (Exit::OutcomeUnknown, exit::OUTCOME_UNKNOWN),
+        ] {
+            assert_eq!(cli.code(), runtime, "{cli:?}");
+        }
     }
 
     #[test]
@@ -133,5 +159,15 @@ mod tests {
             for_error(&Error::UnknownRevision { spec: "9".into() }),
             Exit::Usage
         );
+        let killed = crate::runner_crate::RunnerError::Interrupted {
+            command: "upgrade head".into(),
+            how: "was killed by signal 9 (SIGKILL)".into(),
+        };
+        assert_eq!(for_error(&Error::Runner(killed)), Exit::OutcomeUnknown);
+        let build = crate::runner_crate::RunnerError::BuildFailed {
+            command: "upgrade",
+            revisions_with_errors: Vec::new(),
+        };
+        assert_eq!(for_error(&Error::Runner(build)), Exit::RunnerBuild);
     }
 }

@@ -11,16 +11,21 @@
 //! and in its code `static MIGRATIONS: dbmigrate_runtime::Embedded = dbmigrate_runtime::include_migrations!();`.
 //!
 //! The build script validates the revisions with the same graph code `cargo dbmigrate check` uses, so a
-//! broken chain fails the build with the same messages. It writes `$OUT_DIR/dbmigrate_embedded.rs`, which
-//! embeds the directory with `include_dir!` and compiles each `.rs` revision as a module, registering its
-//! `upgrade` and `downgrade` functions.
+//! broken chain fails the build with the same messages (and check's warnings become cargo warnings). It
+//! writes `$OUT_DIR/dbmigrate_embedded.rs`, which embeds the directory with `include_dir!` and compiles
+//! each `.rs` revision as a module, registering its `upgrade` and `downgrade` functions.
+//!
+//! [`embed_for_runner`] is the variant the runner of `cargo dbmigrate` builds with: it embeds every
+//! revision set the online commands accept, a forked one included, since reporting a fork (`upgrade
+//! head`) and applying it (`upgrade heads`) is their job.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::error::Problems;
 use crate::graph::RevisionGraph;
-use crate::revision::{Revision, RevisionKind};
+use crate::revision::{Revision, RevisionKind, load_directory};
 
 /// The file written into `OUT_DIR`.
 pub const GENERATED_FILE: &str = "dbmigrate_embedded.rs";
@@ -48,10 +53,20 @@ pub enum EmbedError {
     Revisions(#[from] crate::error::Problems),
 }
 
+/// Which revision sets a build accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acceptance {
+    /// What `cargo dbmigrate check` accepts: no error, a fork included; warnings pass.
+    Check,
+    /// What the online commands accept ([`crate::Migrations::from_directory`]): a fork passes too.
+    Online,
+}
+
 /// Embeds the package's revision directory (from `[package.metadata.dbmigrate]`, default `migrations/`).
 ///
-/// Panics with every problem listed when the revisions are broken: in a build script, that fails the
-/// build with a readable message, which is the point.
+/// Panics with every problem listed when the revisions have an error `cargo dbmigrate check` reports,
+/// a fork (several heads) included: in a build script, that fails the build with a readable message,
+/// which is the point. Check's warnings are passed on as cargo warnings.
 pub fn embed() {
     if let Err(error) = try_embed() {
         panic!("dbmigrate: cannot embed the revisions\n{error}");
@@ -60,6 +75,20 @@ pub fn embed() {
 
 /// [`embed`] returning the error instead of panicking.
 pub fn try_embed() -> Result<PathBuf, EmbedError> {
+    try_embed_accepting(Acceptance::Check)
+}
+
+/// What the build script of `cargo dbmigrate`'s runner calls: [`embed`], except that a fork does not
+/// fail the build. The runner runs the online commands, which exist to report a fork (`upgrade head`
+/// refuses it and lists the heads) and to apply one (`upgrade heads`), exactly as they do for a
+/// directory of SQL revisions. An application should call [`embed`], so that a fork fails its build.
+pub fn embed_for_runner() {
+    if let Err(error) = try_embed_accepting(Acceptance::Online) {
+        panic!("dbmigrate: cannot embed the revisions\n{error}");
+    }
+}
+
+fn try_embed_accepting(acceptance: Acceptance) -> Result<PathBuf, EmbedError> {
     let var = |name: &'static str| {
         std::env::var_os(name)
             .map(PathBuf::from)
@@ -77,7 +106,18 @@ pub fn try_embed() -> Result<PathBuf, EmbedError> {
     // A directory makes cargo rerun the script when anything inside it changes (added, edited, removed).
     println!("cargo::rerun-if-changed={}", dir.display());
     println!("cargo::rerun-if-changed={}", manifest.display());
-    let graph = RevisionGraph::load(&dir, config.version_width)?;
+    let (revisions, mut problems) = load_directory(&dir, config.version_width);
+    let (graph, more) = RevisionGraph::build(revisions);
+    problems.extend(more);
+    match acceptance {
+        Acceptance::Check => Problems::refuse_on_errors(problems.clone())?,
+        Acceptance::Online => Problems::refuse_if_unusable(problems.clone())?,
+    }
+    for problem in problems.iter().filter(|p| p.is_warning()) {
+        // One line per warning: cargo shows a `cargo::warning` line as it is.
+        let text = problem.to_string().replace('\n', " ");
+        println!("cargo::warning=dbmigrate: {text}");
+    }
     let code = generate(&dir, &graph, &config);
     let out = out_dir.join(GENERATED_FILE);
     // Rewrite only on change, so an unchanged directory does not dirty the build.

@@ -13,6 +13,7 @@
 //! - [`migrator`]: upgrade, downgrade, stamp, status, resolve and repair on a live database;
 //! - [`data`]: the context of Rust data steps (`execute`, `bulk_insert`, `backfill`);
 //! - [`online`]: the online commands as the CLI (and the runner it builds) run them;
+//! - [`redact_url`]: a database URL with its password hidden, wherever one is shown;
 //! - [`error`]: the problems a revision set can have, each naming its file and line.
 //!
 //! Applying needs a backend feature: `postgres`, `mysql` or `sqlite`.
@@ -32,6 +33,7 @@ pub mod migrations;
 pub mod migrator;
 #[cfg(feature = "__apply")]
 pub mod online;
+mod redact;
 pub mod revision;
 pub mod sql;
 
@@ -49,6 +51,7 @@ pub use graph::{GraphError, RevisionGraph, Target};
 pub use migrations::Migrations;
 #[cfg(feature = "__apply")]
 pub use migrator::{Error, Migrator, Report, Resolution, Status};
+pub use redact::redact_url;
 pub use revision::{Revision, RevisionKind, VersionWidth};
 
 #[doc(hidden)]

@@ -34,6 +34,9 @@ pub mod exit {
     pub const NOT_AT_HEAD: u8 = 7;
     /// The runner for Rust revisions could not be built.
     pub const RUNNER: u8 = 8;
+    /// The command was cut short (its runner killed by a signal) and its outcome is unknown:
+    /// `cargo dbmigrate status` tells where the database stands.
+    pub const OUTCOME_UNKNOWN: u8 = 9;
 }
 
 /// Options that apply to every online command.
@@ -273,27 +276,35 @@ async fn run_on(request: &Request, migrations: &Migrations, pool: &BackendPool) 
 }
 
 /// The `main` of the runner `cargo dbmigrate` builds for projects with Rust revisions: reads the
-/// request (JSON) from the first argument, runs it with the embedded revisions, prints the outcome.
+/// request (JSON) from standard input, runs it with the embedded revisions, prints the outcome.
+///
+/// The request holds the database URL, password included, so it never travels on the command line,
+/// which every local user can read (`ps`, `/proc/<pid>/cmdline`).
 pub async fn runner_main(embedded: &Embedded) -> ExitCode {
-    let Some(argument) = std::env::args().nth(1) else {
-        return Outcome::failed(
-            exit::USAGE,
-            "the runner takes one JSON request as its argument".into(),
-        )
-        .print();
-    };
-    let request: Request = match serde_json::from_str(&argument) {
+    let request = match read_request(std::io::stdin().lock()) {
         Ok(request) => request,
-        Err(error) => {
-            return Outcome::failed(exit::USAGE, format!("the request is not valid: {error}"))
-                .print();
-        }
+        Err(message) => return Outcome::failed(exit::USAGE, message).print(),
     };
     let migrations = match embedded.migrations() {
         Ok(migrations) => migrations,
         Err(problems) => return Outcome::failed(exit::REVISIONS, problems.to_string()).print(),
     };
     run(&request, migrations).await.print()
+}
+
+/// Reads the runner's request: one JSON document, up to the end of `input`.
+fn read_request(mut input: impl std::io::Read) -> Result<Request, String> {
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .map_err(|error| format!("cannot read the request from standard input: {error}"))?;
+    if text.trim().is_empty() {
+        return Err(
+            "the runner reads one JSON request on standard input; `cargo dbmigrate` writes it"
+                .into(),
+        );
+    }
+    serde_json::from_str(&text).map_err(|error| format!("the request is not valid: {error}"))
 }
 
 #[cfg(test)]
@@ -317,5 +328,14 @@ mod tests {
         let text = serde_json::to_string(&request).unwrap();
         assert!(text.contains("\"command\":\"resolve\""), "{text}");
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), request);
+        assert_eq!(read_request(text.as_bytes()).unwrap(), request);
+    }
+
+    #[test]
+    fn an_empty_or_broken_request_is_refused_with_what_the_runner_expects() {
+        let empty = read_request(&b""[..]).unwrap_err();
+        assert!(empty.contains("standard input"), "{empty}");
+        let broken = read_request(&b"{\"command\":"[..]).unwrap_err();
+        assert!(broken.starts_with("the request is not valid"), "{broken}");
     }
 }

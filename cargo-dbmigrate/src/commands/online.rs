@@ -1,12 +1,11 @@
 //! What the online commands share: reading the revisions, building the request for the runtime's
-//! `online` module, and running it in this process (SQL-only revisions) or in the runner built
-//! around the package's compiled Rust revisions.
+//! `online` module, and running it in this process, or, when it may run a Rust revision's step, in the
+//! runner built around the package's compiled Rust revisions.
 
 use std::io::Write as _;
-use std::path::Path;
 
 use dbmigrate_runtime::online::{Command as Request, Options, Request as FullRequest};
-use dbmigrate_runtime::{Migrations, RevisionKind};
+use dbmigrate_runtime::{Migrations, Resolution, RevisionGraph, RevisionKind};
 
 use crate::cli::{DatabaseOptions, ProjectOptions, ReportFormat};
 use crate::directory::Revisions;
@@ -14,7 +13,7 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::project::Project;
 use crate::render::Output;
-use crate::runner_crate;
+use crate::runner_crate::{self, RunnerError, shown};
 
 /// The database URL, or an error saying where to put it.
 pub(crate) fn database_url(options: &DatabaseOptions) -> Result<String, Error> {
@@ -46,12 +45,7 @@ pub(crate) fn execute(
             ignore_missing: database.ignore_missing,
         },
     };
-    let has_rust_steps = revisions
-        .graph
-        .revisions()
-        .iter()
-        .any(|r| r.kind == RevisionKind::Rust);
-    if has_rust_steps {
+    if needs_compiled_steps(&request.command, &revisions.graph) {
         return through_runner(&project, &request, output);
     }
     let migrations =
@@ -71,6 +65,77 @@ pub(crate) fn execute(
     Ok(Exit::from_code(outcome.code))
 }
 
+/// Whether `command` may run a Rust revision's compiled step, and so needs the runner. The others only
+/// read the files and the history, and write history rows: a Rust revision's checksum is refinery's
+/// over its file, like a SQL revision's, so they run in this process, even while a Rust revision does
+/// not compile (the list is [`runner_crate::WITHOUT_RUNNER`]).
+pub(crate) fn needs_compiled_steps(command: &Request, graph: &RevisionGraph) -> bool {
+    let is_rust = |version: i64| {
+        graph
+            .get(version)
+            .is_some_and(|r| r.kind == RevisionKind::Rust)
+    };
+    if !graph
+        .revisions()
+        .iter()
+        .any(|r| r.kind == RevisionKind::Rust)
+    {
+        return false;
+    }
+    match command {
+        Request::Upgrade { dry_run, .. } => !dry_run,
+        // Even a dry run checks that each revision of the plan can be reverted, which for a Rust
+        // revision is its compiled step's to say.
+        Request::Downgrade { .. } => true,
+        Request::Resolve {
+            version,
+            resolution: Resolution::Resume,
+        } => is_rust(*version),
+        Request::Resolve { .. }
+        | Request::Current
+        | Request::Status { .. }
+        | Request::Stamp { .. }
+        | Request::Repair => false,
+    }
+}
+
+/// The command's name, for messages.
+fn name(command: &Request) -> &'static str {
+    match command {
+        Request::Upgrade { .. } => "upgrade",
+        Request::Downgrade { .. } => "downgrade",
+        Request::Current => "current",
+        Request::Status { .. } => "status",
+        Request::Stamp { .. } => "stamp",
+        Request::Resolve { .. } => "resolve",
+        Request::Repair => "repair",
+    }
+}
+
+/// The command as a user would type it (`upgrade head`, `resolve 5 --resume`), for messages.
+fn described(command: &Request) -> String {
+    match command {
+        Request::Upgrade { target, dry_run } | Request::Downgrade { target, dry_run } => {
+            let flag = if *dry_run { " --dry-run" } else { "" };
+            format!("{} {target}{flag}", name(command))
+        }
+        Request::Stamp { target } => format!("stamp {target}"),
+        Request::Resolve {
+            version,
+            resolution,
+        } => {
+            let flag = match resolution {
+                Resolution::Applied => "--applied",
+                Resolution::Reverted => "--reverted",
+                Resolution::Resume => "--resume",
+            };
+            format!("resolve {version} {flag}")
+        }
+        Request::Status { check: true } => "status --check".into(),
+        Request::Current | Request::Status { .. } | Request::Repair => name(command).into(),
+    }
+}
+
 /// Builds (or reuses) the runner that has the package's Rust revisions compiled in, and runs the
 /// request in it; its output goes straight to the terminal.
 fn through_runner(
@@ -83,13 +148,13 @@ fn through_runner(
         .manifest_path(&package.manifest_path)
         .no_deps()
         .exec()
-        .map_err(|error| Error::Runner(runner_crate::RunnerError::Metadata(error.to_string())))?;
-    let Some(described) = metadata
+        .map_err(|error| Error::Runner(RunnerError::Metadata(error.to_string())))?;
+    let Some(described_package) = metadata
         .packages
         .iter()
         .find(|p| p.manifest_path.as_std_path() == package.manifest_path)
     else {
-        return Err(Error::Runner(runner_crate::RunnerError::Metadata(format!(
+        return Err(Error::Runner(RunnerError::Metadata(format!(
             "cargo metadata does not list {}",
             package.manifest_path.display()
         ))));
@@ -98,7 +163,7 @@ fn through_runner(
         std::path::absolute(&project.dir).map_err(Error::io("resolve", &project.dir))?;
     let runner = runner_crate::write(
         &metadata,
-        described,
+        described_package,
         &revision_dir,
         &project.config.table,
         project.config.version_width.as_str(),
@@ -110,18 +175,37 @@ fn through_runner(
         "note: the revisions include Rust data steps; running them through the runner in {}",
         shown(&runner)
     );
-    let request = serde_json::to_string(request)
-        .map_err(|e| Error::Runner(runner_crate::RunnerError::Request(e.to_string())))?;
-    let code = runner_crate::run(&runner, &package.name, &request).map_err(Error::Runner)?;
+    let binary = runner_crate::build(
+        &runner,
+        &package.name,
+        &revision_dir,
+        name(&request.command),
+    )
+    .map_err(Error::Runner)?;
+    // On the runner's standard input: the request holds the database password.
+    let request_json = serde_json::to_string(request)
+        .map_err(|e| Error::Runner(RunnerError::Request(e.to_string())))?;
+    let code = runner_crate::run(&binary, &request_json, &described(&request.command))
+        .map_err(Error::Runner)?;
     let _ = output;
-    Ok(Exit::from_code(
-        u8::try_from(code).unwrap_or(Exit::Database.code()),
-    ))
+    Ok(Exit::from_code(code))
 }
 
-fn shown(path: &Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| path.display().to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_described_as_typed() {
+        let upgrade = Request::Upgrade {
+            target: "head".into(),
+            dry_run: false,
+        };
+        assert_eq!(described(&upgrade), "upgrade head");
+        let resume = Request::Resolve {
+            version: 5,
+            resolution: Resolution::Resume,
+        };
+        assert_eq!(described(&resume), "resolve 5 --resume");
+    }
 }

@@ -228,6 +228,30 @@ error: cannot connect to the database (tried for [..] s): [..]
 }
 
 #[test]
+fn connection_and_url_errors_never_print_the_password() {
+    let password = "hunter2-never-printed";
+    for url in [
+        format!("postgres://root:{password}@127.0.0.1:9/test"),
+        format!("mysql://root:{password}@127.0.0.1/test?ssl-mode=sometimes"),
+        format!("postgres://root:{password}@127.0.0.1:notaport/test"),
+        format!("postgres://root:{password}@127.0.0.1/test?sslmode=sometimes"),
+    ] {
+        let output = project()
+            .cmd(&["status", "--dir", "migrations", "--connect-timeout", "0.2"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "{url}: {printed}");
+        assert!(!printed.contains(password), "{url}: {printed}");
+    }
+}
+
+#[test]
 fn the_database_url_comes_from_a_dot_env_file() {
     let sandbox = project();
     sandbox.write(
@@ -248,8 +272,10 @@ fn the_database_url_comes_from_a_dot_env_file() {
         .stdout_eq("2 add_teams (head)\n");
 }
 
-/// A package with a Rust data step, depending on this checkout's runtime.
-fn package_with_a_rust_step() -> Sandbox {
+/// A package named `name` depending on this checkout's runtime, with one SQL revision (`items`);
+/// each test adds its Rust revisions. Runner tests name their packages apart: runners share one
+/// build directory, where a runner's binary is named after its package.
+fn rust_package(name: &str) -> Sandbox {
     let sandbox = Sandbox::new();
     let runtime = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../dbmigrate-runtime")
@@ -258,7 +284,7 @@ fn package_with_a_rust_step() -> Sandbox {
     sandbox.write(
         "Cargo.toml",
         &format!(
-            "[package]\nname = \"inventory\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
              [package.metadata.dbmigrate]\ndir = \"migrations\"\n\n\
              [dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n\n\
              [build-dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n"
@@ -276,6 +302,12 @@ fn package_with_a_rust_step() -> Sandbox {
         "-- Revises:\n-- migrate:upgrade\nCREATE TABLE items (id INTEGER PRIMARY KEY, label VARCHAR(50), label_upper VARCHAR(50));\n\
          -- migrate:downgrade\nDROP TABLE items;\n",
     );
+    sandbox
+}
+
+/// A package with a Rust data step, depending on this checkout's runtime.
+fn package_with_a_rust_step() -> Sandbox {
+    let sandbox = rust_package("inventory");
     sandbox.write(
         "migrations/V2__stock_items.rs",
         "//! Message: stock items\n//! Revises: 1\n\n\
@@ -335,6 +367,209 @@ database is now at 2
             "{server:?}"
         );
         run(&["status", "--check"]).assert().code(7);
+    }
+}
+
+/// `cargo dbmigrate <args>` in a package with Rust revisions, against `url`: the runner is built in
+/// the shared build directory, without the network.
+fn in_package(sandbox: &Sandbox, url: &str, args: &[&str]) -> snapbox::cmd::Command {
+    sandbox
+        .cmd(args)
+        .env("DATABASE_URL", url)
+        .env("DBMIGRATE_RUNNER_TARGET_DIR", nested_target_dir())
+        .env("CARGO_NET_OFFLINE", "true")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_history_with_rust_steps_is_refused_for_head_and_applied_to_heads() {
+    let sandbox = rust_package("forked");
+    sandbox.write(
+        "migrations/V2__label_items.rs",
+        "//! Revises: 1\n\nuse dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::Context;\n\n\
+         pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    \
+             cx.execute(\"INSERT INTO items (id, label) VALUES (1, 'one')\", &[]).await?;\n    Ok(())\n}\n",
+    );
+    sandbox.write(
+        "migrations/V3__create_tags.sql",
+        "-- Revises: 1\n-- migrate:upgrade\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\n-- migrate:downgrade\nDROP TABLE tags;\n",
+    );
+    // One backend after the other: the first run builds the runner, the others reuse it.
+    for server in dbmigrate_test_support::Server::ALL {
+        let db = crate::support::TestDb::new(server).await;
+        let run = |args: &[&str]| in_package(&sandbox, &db.url, args);
+        // The runner embeds the fork, and refuses `head` exactly as the CLI does for SQL revisions.
+        run(&["upgrade"]).assert().code(1).stdout_eq("").stderr_eq(str![[r#"
+note: the revisions include Rust data steps; running them through the runner in [..]
+error: the history has 2 heads (2, 3); upgrade to one of them, to `heads`, or join them with `cargo dbmigrate merge`
+
+"#]]);
+        assert!(!db.has_table("items").await, "{server:?}");
+        run(&["upgrade", "heads"])
+            .assert()
+            .success()
+            .stdout_eq(str![[r#"
+applied 3 revisions in [..] ms:
+  1 create_items (sql, [..] ms)
+  2 label_items (rust, [..] ms)
+  3 create_tags (sql, [..] ms)
+database is now at 2, 3
+
+"#]]);
+        assert_eq!(
+            db.integer("SELECT COUNT(*) FROM items").await,
+            1,
+            "{server:?}"
+        );
+        // `status` reads the files in the CLI's own process: the checksums it computes for the Rust
+        // revision agree with those the runner recorded from its embedded copy.
+        run(&["status", "--check"]).assert().success();
+    }
+}
+
+/// A package whose Rust revision has a type error.
+fn package_with_a_rust_revision_that_does_not_compile(name: &str) -> Sandbox {
+    let sandbox = rust_package(name);
+    sandbox.write(
+        "migrations/V2__count_items.rs",
+        "//! Message: count items\n//! Revises: 1\n\nuse dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::Context;\n\n\
+         pub async fn upgrade(_cx: &mut Context<'_>) -> Result<(), BoxError> {\n    \
+             let count: i64 = \"not a number\";\n    let _ = count;\n    Ok(())\n}\n",
+    );
+    sandbox
+}
+
+on_every_backend! {
+    async fn commands_that_need_no_rust_step_work_while_a_rust_revision_does_not_compile(db) {
+        let sandbox = package_with_a_rust_revision_that_does_not_compile("uncompiled");
+        let run = |args: &[&str]| in_package(&sandbox, &db.url, args);
+        run(&["status"]).assert().success().stdout_eq(str![[r#"
+database: [..] (history table `refinery_schema_history`)
+the history table does not exist yet: nothing is applied
+current:  base
+head:     2
+applied:  0 revision(s)
+pending:  2 revision(s)
+  1 create_items (sql)
+  2 count_items (rust)
+...
+"#]]);
+        run(&["upgrade", "--dry-run"]).assert().success().stdout_eq(str![[r#"
+would apply 2 revisions:
+  1 create_items (sql)
+  2 count_items (rust)
+nothing was changed (dry run)
+
+"#]]);
+        run(&["stamp", "1"]).assert().success();
+        run(&["current"]).assert().success().stdout_eq("1 create_items\n");
+        // The Rust revision's checksum comes from its file, compiled or not.
+        run(&["stamp", "2"]).assert().success();
+        run(&["status", "--check"]).assert().success();
+        run(&["resolve", "2", "--reverted"]).assert().code(2).stderr_eq(str![[r#"
+error: revision 2 has nothing to resolve[..]
+
+"#]]);
+        run(&["repair"]).assert().success();
+        assert_eq!(db.applied_versions().await, [1, 2]);
+        assert!(
+            !sandbox.path().join("target/dbmigrate").exists(),
+            "a command that runs no Rust step wrote the runner"
+        );
+    }
+}
+
+#[test]
+fn upgrade_says_the_runner_did_not_build_and_what_works_without_it() {
+    let sandbox = package_with_a_rust_revision_that_does_not_compile("uncompiled-upgrade");
+    let database = sandbox.path().join("never.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    in_package(&sandbox, &url, &["upgrade"])
+        .env("NO_COLOR", "1")
+        .assert()
+        .code(8)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+note: the revisions include Rust data steps; running them through the runner in [..]
+...
+error: the runner for the Rust revisions did not build, and `upgrade` runs them through it (cargo's messages are above)
+help: cargo reports errors in migrations/V2__count_items.rs: fix them (`cargo build` of the application reports the same); `status`, `current`, `stamp`, `resolve`, `repair` and `upgrade --dry-run` work without the runner
+
+"#]]);
+    assert!(!database.exists(), "the database was touched");
+}
+
+#[tokio::test]
+async fn the_database_password_never_reaches_a_command_line() {
+    // The runner's data step records its own command line; PostgreSQL's trust authentication
+    // accepts the URL's password without checking it.
+    let sandbox = rust_package("argv-probe");
+    sandbox.write(
+        "migrations/V2__record_argv.rs",
+        "//! Revises: 1\n\nuse dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::{Context, Value};\n\n\
+         pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    \
+             let argv: Vec<String> = std::env::args().collect();\n    \
+             cx.execute(\"CREATE TABLE runner_argv (argv TEXT)\", &[]).await?;\n    \
+             cx.execute(\"INSERT INTO runner_argv (argv) VALUES (?)\", &[Value::from(argv.join(\" \"))]).await?;\n    \
+             Ok(())\n}\n",
+    );
+    let db = crate::support::TestDb::new(dbmigrate_test_support::Server::Postgres).await;
+    let password = "hunter2-never-in-argv";
+    let url = db
+        .url
+        .replacen("://root@", &format!("://root:{password}@"), 1);
+    assert!(url.contains(password), "{url}");
+    let output = in_package(&sandbox, &url, &["upgrade"]).output().unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{printed}");
+    assert!(!printed.contains(password), "{printed}");
+    let argv = db.texts("SELECT argv FROM runner_argv").await;
+    let [Some(argv)] = argv.as_slice() else {
+        panic!("the data step recorded {argv:?}")
+    };
+    assert!(argv.contains("dbmigrate-runner-argv-probe"), "{argv}");
+    assert!(
+        !argv.contains(password),
+        "the runner's command line holds the password: {argv}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_by_a_signal_or_panicking_is_reported_as_an_unknown_outcome() {
+    let sandbox = rust_package("interrupted-runner");
+    // The data step kills its own process mid-transaction, as the OOM killer or `kill -9` would, or
+    // panics when STEP_ENDS_BY says so (the runner inherits the CLI's environment).
+    sandbox.write(
+        "migrations/V2__interrupted.rs",
+        "//! Revises: 1\n\nuse dbmigrate_runtime::BoxError;\nuse dbmigrate_runtime::data::Context;\n\n\
+         pub async fn upgrade(cx: &mut Context<'_>) -> Result<(), BoxError> {\n    \
+             cx.execute(\"INSERT INTO items (id, label) VALUES (1, 'half')\", &[]).await?;\n    \
+             if std::env::var(\"STEP_ENDS_BY\").as_deref() == Ok(\"panic\") {\n        panic!(\"the data step gave up\");\n    }\n    \
+             std::process::Command::new(\"kill\").args([\"-KILL\", &std::process::id().to_string()]).status()?;\n    \
+             std::thread::sleep(std::time::Duration::from_secs(60));\n    Ok(())\n}\n",
+    );
+    for server in dbmigrate_test_support::Server::ALL {
+        let db = crate::support::TestDb::new(server).await;
+        let run = |args: &[&str]| in_package(&sandbox, &db.url, args);
+        run(&["upgrade"]).assert().code(9).stdout_eq("").stderr_eq(str![[r#"
+note: the revisions include Rust data steps; running them through the runner in [..]
+error: the runner was killed by signal 9 (SIGKILL) before `upgrade head` finished, so what it changed in the database is unknown here
+help: `cargo dbmigrate status` tells where the database stands: what committed is in the history, and a revision cut short part-way is listed as unfinished
+
+"#]]);
+        assert!(!db.applied_versions().await.contains(&2), "{server:?}");
+        run(&["status"]).assert().success();
+        run(&["upgrade", "2"]).env("STEP_ENDS_BY", "panic").assert().code(9).stdout_eq("").stderr_eq(str![[r#"
+note: the revisions include Rust data steps; running them through the runner in [..]
+...
+error: the runner panicked (its message is above) before `upgrade 2` finished, so what it changed in the database is unknown here
+help: `cargo dbmigrate status` tells where the database stands: what committed is in the history, and a revision cut short part-way is listed as unfinished
+
+"#]]);
+        assert!(!db.applied_versions().await.contains(&2), "{server:?}");
     }
 }
 

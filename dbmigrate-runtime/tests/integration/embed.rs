@@ -142,6 +142,48 @@ fn a_broken_chain_fails_the_build_with_the_check_diagnostics() {
     );
 }
 
+#[test]
+fn a_fork_fails_the_build_and_a_warning_does_not() {
+    let app = App::new();
+    app.write("V1__create_users.sql", "CREATE TABLE users(id int);\n");
+    app.write(
+        "V2__add_email.sql",
+        "-- Revises: 1\nALTER TABLE users ADD COLUMN email text;\n",
+    );
+    app.write(
+        "V3__add_teams.sql",
+        "-- Revises: 1\nCREATE TABLE teams(id int);\n",
+    );
+    let output = app.cargo("build");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a fork must fail the application's build"
+    );
+    assert!(stderr.contains("the history has 2 heads"), "{stderr}");
+
+    // `check` passes with a warning for an empty revision, and so does the build, with cargo's warning.
+    app.write("V3__add_teams.sql", "-- Revises: 2\n-- migrate:upgrade\n");
+    // Not `--quiet`, which hides build scripts' warnings.
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--offline"])
+        .current_dir(app.dir.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: embed-app@0.0.0: dbmigrate: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("V3__add_teams.sql"), "{stderr}");
+    assert_eq!(
+        names(&app.revisions()),
+        ["1 create_users", "2 add_email", "3 add_teams"]
+    );
+}
+
 /// An application whose revisions include a Rust data step.
 fn app_with_rust_revision(step: &str) -> App {
     let app = App::with_features(&["sqlite", "postgres", "mysql"]);

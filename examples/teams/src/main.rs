@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use dbmigrate_runtime::{BackendPool, online};
+use dbmigrate_runtime::{BackendPool, online, redact_url};
 use teams::{MIGRATIONS, default_url, players_by_team};
 
 #[tokio::main]
@@ -40,8 +40,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(online::exit::USAGE);
         }
     };
-    // Printed in one write whose failure (a closed pipe, `| head`) is not worth a panic.
-    let mut text = format!("database: {url}\n");
+    // Printed in one write whose failure (a closed pipe, `| head`) is not worth a panic; the URL's
+    // password, if any, stays out of the output (and so out of logs).
+    let mut text = format!("database: {}\n", redact_url(&url));
     match run {
         Ok(report) => {
             let _ = writeln!(text, "{report}");

@@ -71,3 +71,29 @@ on_every_backend! {
         assert!(!db.has_table("players").await);
     }
 }
+
+#[tokio::test]
+async fn the_binary_never_prints_the_database_password() {
+    // PostgreSQL's trust authentication accepts the URL's password without checking it.
+    let db = support::TestDb::new(dbmigrate_test_support::Server::Postgres).await;
+    let password = "hunter2-never-printed";
+    let url = db
+        .url
+        .replacen("://root@", &format!("://root:{password}@"), 1);
+    assert!(url.contains(password), "{url}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_teams"))
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("database: postgres://root:***@"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(password) && !stderr.contains(password),
+        "{stdout}{stderr}"
+    );
+}

@@ -75,14 +75,20 @@ impl Server {
     async fn admin_postgres(self) -> anyhow::Result<sqlx::PgConnection> {
         let url = self.admin_url();
         sqlx::PgConnection::connect(&url).await.with_context(|| {
-            format!("cannot connect to PostgreSQL at {url} (set DBMIGRATE_TEST_POSTGRES_URL)")
+            format!(
+                "cannot connect to PostgreSQL at {} (set DBMIGRATE_TEST_POSTGRES_URL)",
+                dbmigrate_runtime::redact_url(&url)
+            )
         })
     }
 
     async fn admin_mysql(self) -> anyhow::Result<sqlx::MySqlConnection> {
         let url = self.admin_url();
         sqlx::MySqlConnection::connect(&url).await.with_context(|| {
-            format!("cannot connect to MariaDB at {url} (set DBMIGRATE_TEST_MYSQL_URL)")
+            format!(
+                "cannot connect to MariaDB at {} (set DBMIGRATE_TEST_MYSQL_URL)",
+                dbmigrate_runtime::redact_url(&url)
+            )
         })
     }
 
