@@ -34,7 +34,8 @@ pub mod exit {
     pub const NOT_AT_HEAD: u8 = 7;
     /// The runner for Rust revisions could not be built.
     pub const RUNNER: u8 = 8;
-    /// The command was cut short (its runner killed by a signal) and its outcome is unknown:
+    /// The command was cut short (its runner killed by a signal, or the connection lost while a
+    /// revision committed and the database unreachable afterwards) and its outcome is unknown:
     /// `cargo dbmigrate status` tells where the database stands.
     pub const OUTCOME_UNKNOWN: u8 = 9;
 }
@@ -157,6 +158,14 @@ pub fn exit_code(error: &Error) -> u8 {
         Error::Revisions(_) | Error::NotDowngradable { .. } => exit::REVISIONS,
         Error::Target(GraphError::MultipleHeads { .. } | GraphError::Empty) => exit::REVISIONS,
         Error::Target(_) | Error::Resolve(_) => exit::USAGE,
+        Error::Revision(failure)
+            if matches!(
+                failure.recheck,
+                Some(crate::migrator::Recheck::Impossible(_))
+            ) =>
+        {
+            exit::OUTCOME_UNKNOWN
+        }
         Error::Connect { .. }
         | Error::Database { .. }
         | Error::LockFile(_)

@@ -299,8 +299,9 @@ async fn settle(db: &TestDb, migrations: &Migrations, effects: &[(i64, Vec<Effec
     }
 }
 
-/// One run cut by `fault`, and the checks after it; returns the promises broken.
-async fn cut_run(server: Server, fault: Fault) -> Vec<String> {
+/// One run cut by `fault`, and the checks after it; returns the promises broken, and whether the
+/// run found out after the cut that a revision had committed (the ambiguous commit).
+async fn cut_run(server: Server, fault: Fault) -> (Vec<String>, bool) {
     let db = TestDb::new(server).await;
     db.execute("CREATE TABLE gate (id INTEGER PRIMARY KEY)")
         .await;
@@ -340,14 +341,17 @@ async fn cut_run(server: Server, fault: Fault) -> Vec<String> {
         }
         Err(error) => broken.push(format!("the rerun failed: {error}")),
     }
+    let found_committed =
+        matches!(&outcome, Err(Error::Revision(f)) if f.committed == Committed::Whole);
     let outcome = match &outcome {
         Ok(report) => format!("ok: {report}"),
         Err(error) => format!("error: {error}"),
     };
-    broken
+    let broken = broken
         .into_iter()
         .map(|b| format!("{b}\n    (the cut run said: {outcome})"))
-        .collect()
+        .collect();
+    (broken, found_committed)
 }
 
 /// Counts the messages of a clean run that fails at revision 6, as the cut runs do.
@@ -382,13 +386,17 @@ async fn matrix(server: Server) {
     );
     let started = Instant::now();
     let mut failures = Vec::new();
+    let mut ambiguous_commits = 0;
     for fault in &faults {
-        for broken in cut_run(server, *fault).await {
+        let (broken, found_committed) = cut_run(server, *fault).await;
+        ambiguous_commits += usize::from(found_committed);
+        for broken in broken {
             failures.push(format!("{fault:?}: {broken}"));
         }
     }
     eprintln!(
-        "fault matrix on {server:?}: {} cuts ({client} client messages, {replies} server messages, stride {stride}) in {:.1} s, {} violations",
+        "fault matrix on {server:?}: {} cuts ({client} client messages, {replies} server messages, stride {stride}) in {:.1} s, \
+         {ambiguous_commits} found committed after the cut, {} violations",
         faults.len(),
         started.elapsed().as_secs_f64(),
         failures.len()
@@ -398,6 +406,11 @@ async fn matrix(server: Server) {
         "{} promises broken:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+    // The cuts that fall between a commit and its answer are what the matrix is for.
+    assert!(
+        ambiguous_commits > 0,
+        "no cut fell between a commit and its answer"
     );
 }
 
@@ -409,4 +422,72 @@ async fn every_cut_leaves_a_truthful_history_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cut_leaves_a_truthful_history_mysql() {
     matrix(Server::MySql).await;
+}
+
+/// Holds its transaction open long enough for the test to cut the connection under it.
+fn sleeping_step<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
+    Box::pin(async move {
+        cx.execute("INSERT INTO marks (version, statement) VALUES (2, 1)", &[])
+            .await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(())
+    })
+}
+
+async fn unreachable_after_the_cut(server: Server) {
+    let db = TestDb::new(server).await;
+    let migrations = revisions(&[
+        (
+            "V1__marks.sql",
+            "CREATE TABLE marks (version INTEGER NOT NULL, statement INTEGER NOT NULL, PRIMARY KEY (version, statement));\n",
+        ),
+        ("V2__sleeps.rs", "//! Revises: 1\n"),
+    ])
+    .with_rust_steps(&[RustStep {
+        version: 2,
+        upgrade: sleeping_step,
+        downgrade: None,
+    }]);
+    let migrations: &'static Migrations = Box::leak(Box::new(migrations));
+    let proxy = FaultProxy::in_front_of(&db.url).await;
+    let pool = BackendPool::connect_lazy(&proxy.url(&db.url), 1).unwrap();
+    let run = tokio::spawn(async move {
+        Migrator::new(migrations)
+            .connect_timeout(Duration::from_millis(1500))
+            .upgrade(&pool)
+            .await
+    });
+    db.wait_for_table("marks").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    proxy.refuse_new_connections(true);
+    proxy.cut_all();
+    let error = run.await.unwrap().unwrap_err();
+    let Error::Revision(failure) = &error else {
+        panic!("{error}")
+    };
+    let text = error.to_string();
+    assert_eq!(failure.committed, Committed::Unknown, "{text}");
+    assert!(
+        text.contains("the outcome of revision 2 is unknown"),
+        "{text}"
+    );
+    assert!(text.contains("`cargo dbmigrate status` tells"), "{text}");
+    assert!(
+        !text.contains("nothing of revision 2 was applied"),
+        "{text}"
+    );
+    assert_eq!(
+        dbmigrate_runtime::online::exit_code(&error),
+        dbmigrate_runtime::online::exit::OUTCOME_UNKNOWN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_that_cannot_be_found_out_is_unknown_not_guessed_postgres() {
+    unreachable_after_the_cut(Server::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_that_cannot_be_found_out_is_unknown_not_guessed_mysql() {
+    unreachable_after_the_cut(Server::MySql).await;
 }

@@ -54,6 +54,8 @@ struct Shared {
     tripped: AtomicBool,
     /// Nothing is forwarded, either way, until then.
     stalled_until: Mutex<Option<tokio::time::Instant>>,
+    /// New connections are closed at once.
+    refusing: AtomicBool,
 }
 
 /// A running proxy; dropping it closes every connection through it.
@@ -78,12 +80,17 @@ impl FaultProxy {
             server_messages: AtomicUsize::new(0),
             tripped: AtomicBool::new(false),
             stalled_until: Mutex::new(None),
+            refusing: AtomicBool::new(false),
         });
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let upstream = upstream.to_string();
         let (accepting, registry) = (shared.clone(), connections.clone());
         let listener = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                if accepting.refusing.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
@@ -144,6 +151,12 @@ impl FaultProxy {
         };
         let separator = if routed.contains('?') { '&' } else { '?' };
         format!("{routed}{separator}{no_tls}")
+    }
+
+    /// From now on, closes every new connection at once (a server that went away for good), or,
+    /// with `false`, forwards them again.
+    pub fn refuse_new_connections(&self, refuse: bool) {
+        self.shared.refusing.store(refuse, Ordering::SeqCst);
     }
 
     /// Closes every connection through the proxy at once, as a failing network would.
