@@ -3,6 +3,7 @@
 
 mod bench;
 mod ci;
+mod faults;
 mod fuzz;
 mod report;
 mod stress;

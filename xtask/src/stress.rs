@@ -6,6 +6,7 @@
 //!   timeout shorter than that step (the waiters must fail cleanly and succeed on retry).
 //! - Kills: a process is killed with SIGKILL at a random moment of its run, at least 50 times per
 //!   backend; every revision must then be whole or absent, the lock free, and a rerun must reach head.
+//! - Faults: the fault matrix at full size (see `faults.rs`), unless `--skip-faults`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,6 +38,9 @@ pub struct Args {
     /// Seed of the random kill points (printed, so a failing run can be repeated).
     #[arg(long)]
     seed: Option<u64>,
+    /// Leave out the fault matrix (its section of RELIABILITY.md is then left as it is).
+    #[arg(long)]
+    skip_faults: bool,
 }
 
 fn root() -> PathBuf {
@@ -252,6 +256,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     report::replace_section(&root().join("RELIABILITY.md"), "stress", &text)?;
-    eprintln!("RELIABILITY.md updated");
+    eprintln!("RELIABILITY.md updated (stress)");
+    if !args.skip_faults {
+        let section = crate::faults::run(&root())?;
+        println!("{section}");
+        report::replace_section(&root().join("RELIABILITY.md"), "faults", &section)?;
+        eprintln!("RELIABILITY.md updated (faults)");
+    }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! run), what the error says was applied is what was, the lock is free, and a rerun reaches head.
 //!
 //! The suite runs every client cut and a spread of server cuts; `DBMIGRATE_FAULT_MATRIX=full`
-//! (set by `cargo xtask stress`) runs every server cut too.
+//! (set by `cargo xtask stress`) runs every server cut too, and `DBMIGRATE_FAULT_MATRIX_REPORT`
+//! names a file where each backend's figures are appended as a JSON line, for RELIABILITY.md.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -299,9 +300,30 @@ async fn settle(db: &TestDb, migrations: &Migrations, effects: &[(i64, Vec<Effec
     }
 }
 
-/// One run cut by `fault`, and the checks after it; returns the promises broken, and whether the
-/// run found out after the cut that a revision had committed (the ambiguous commit).
-async fn cut_run(server: Server, fault: Fault) -> (Vec<String>, bool) {
+/// What a cut run met and did.
+struct CutRun {
+    /// The promises it broke.
+    broken: Vec<String>,
+    /// Whether it found out, after the cut, that a revision had committed (the ambiguous commit).
+    found_committed: bool,
+    /// Where the cut stopped it: the path of the revision it was running, or before or after them.
+    phase: &'static str,
+}
+
+/// The execution path each revision of the set takes.
+fn path_of(version: i64) -> &'static str {
+    match version {
+        1 => "revision 1 (DDL and a row: one batch; MySQL commits its DDL)",
+        2 => "revision 2 (two DDL statements: MySQL commits each)",
+        3 => "revision 3 (a Rust data step)",
+        4 => "revision 4 (Transaction: none)",
+        5 => "revision 5 (rows only: one transaction everywhere)",
+        _ => "revision 6 (failing) and the end of the run",
+    }
+}
+
+/// One run cut by `fault`, and the checks after it.
+async fn cut_run(server: Server, fault: Fault) -> CutRun {
     let db = TestDb::new(server).await;
     db.execute("CREATE TABLE gate (id INTEGER PRIMARY KEY)")
         .await;
@@ -343,6 +365,11 @@ async fn cut_run(server: Server, fault: Fault) -> (Vec<String>, bool) {
     }
     let found_committed =
         matches!(&outcome, Err(Error::Revision(f)) if f.committed == Committed::Whole);
+    let phase = match &outcome {
+        Err(Error::Revision(failure)) => path_of(failure.version),
+        Err(_) => "connecting, locking, reading the history",
+        Ok(_) => "after the last revision",
+    };
     let outcome = match &outcome {
         Ok(report) => format!("ok: {report}"),
         Err(error) => format!("error: {error}"),
@@ -351,7 +378,11 @@ async fn cut_run(server: Server, fault: Fault) -> (Vec<String>, bool) {
         .into_iter()
         .map(|b| format!("{b}\n    (the cut run said: {outcome})"))
         .collect();
-    (broken, found_committed)
+    CutRun {
+        broken,
+        found_committed,
+        phase,
+    }
 }
 
 /// Counts the messages of a clean run that fails at revision 6, as the cut runs do.
@@ -387,12 +418,34 @@ async fn matrix(server: Server) {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut ambiguous_commits = 0;
+    let mut phases: std::collections::BTreeMap<&str, usize> = Default::default();
     for fault in &faults {
-        let (broken, found_committed) = cut_run(server, *fault).await;
-        ambiguous_commits += usize::from(found_committed);
-        for broken in broken {
+        let run = cut_run(server, *fault).await;
+        ambiguous_commits += usize::from(run.found_committed);
+        *phases.entry(run.phase).or_default() += 1;
+        for broken in run.broken {
             failures.push(format!("{fault:?}: {broken}"));
         }
+    }
+    if let Ok(path) = std::env::var("DBMIGRATE_FAULT_MATRIX_REPORT") {
+        use std::io::Write as _;
+        let line = serde_json::json!({
+            "backend": format!("{server:?}"),
+            "cuts": faults.len(),
+            "client_messages": client,
+            "server_messages": replies,
+            "stride": stride,
+            "found_committed": ambiguous_commits,
+            "violations": failures.len(),
+            "seconds": started.elapsed().as_secs_f64(),
+            "phases": phases,
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("the fault matrix report file");
+        writeln!(file, "{line}").expect("writing the fault matrix report");
     }
     eprintln!(
         "fault matrix on {server:?}: {} cuts ({client} client messages, {replies} server messages, stride {stride}) in {:.1} s, \
