@@ -21,7 +21,11 @@ mod partial;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod refinery_judge;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql_text;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod table_names;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod upgrade;
 
