@@ -21,6 +21,8 @@ mod partial;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod refinery_judge;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod server_parser;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_text;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;
