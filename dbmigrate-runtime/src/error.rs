@@ -247,7 +247,7 @@ pub enum RevisionError {
     },
     /// `BEGIN`, `COMMIT`, `ROLLBACK`... in a revision that runs in a transaction with its history row.
     #[error(
-        "{location}: `{statement}` takes over the transaction revision {version} runs in{}: what runs before it \
+        "{location}: `{statement}` takes over the transaction of revision {version}{}: what runs before it \
          could commit without the revision's history row, and a later failure could not undo it",
         in_dialects(dialects)
     )]

@@ -482,7 +482,7 @@ error: 1 problem(s) in the revisions:
         .code(1)
         .stderr_eq(str![[r#"
 error: 1 problem(s) in the revisions:
-  migrations/V3__teams_comment.sql:4: `COMMIT` takes over the transaction revision 3 runs in: what runs before it could commit without the revision's history row, and a later failure could not undo it
+  migrations/V3__teams_comment.sql:4: `COMMIT` takes over the transaction of revision 3 (in SQLite): what runs before it could commit without the revision's history row, and a later failure could not undo it
     help: dbmigrate already runs the revision in a transaction: remove `COMMIT`, or write `Transaction: none` in the header to run its statements one by one as written, or split the revision in two
 
 "#]]);

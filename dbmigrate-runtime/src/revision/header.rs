@@ -67,7 +67,7 @@ impl Section {
     pub fn is_blank(&self) -> bool {
         Backend::ALL
             .iter()
-            .all(|&backend| crate::sql::spans(&self.text, backend).is_empty())
+            .all(|&backend| !crate::sql::has_statement(&self.text, backend))
     }
 }
 

@@ -228,10 +228,10 @@ impl<'a> Iterator for Lexer<'a> {
         } else if self.line_comment_starts(rest) {
             let len = rest.find('\n').unwrap_or(rest.len());
             (Token::Comment(&rest[..len]), len)
-        } else if rest.starts_with("/*") {
+        } else if let Some(inside) = rest.strip_prefix("/*") {
             let run = Self::block_comment(rest, postgres);
             // MySQL runs what is inside `/*! ... */` (and MariaDB `/*M! ... */`): code, not a comment.
-            let executable = mysql && (rest[2..].starts_with('!') || rest[2..].starts_with("M!"));
+            let executable = mysql && (inside.starts_with('!') || inside.starts_with("M!"));
             let closed = if executable {
                 Token::Other
             } else {

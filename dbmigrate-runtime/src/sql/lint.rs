@@ -33,6 +33,18 @@ pub fn lint<'r>(
     sections: Sections,
     backends: &[Backend],
 ) -> Vec<RevisionError> {
+    // Read in every dialect, so a problem all three share is told apart from one that is
+    // particular to some.
+    lint_in(revisions, sections, &Backend::ALL, backends)
+}
+
+/// [`lint`] reading the text in the dialects of `read` only, and reporting what `shown` have.
+fn lint_in<'r>(
+    revisions: impl IntoIterator<Item = &'r Revision>,
+    sections: Sections,
+    read: &[Backend],
+    backends: &[Backend],
+) -> Vec<RevisionError> {
     let mut problems = Vec::new();
     for revision in revisions {
         if revision.kind != RevisionKind::Sql {
@@ -46,10 +58,8 @@ pub fn lint<'r>(
                 .collect(),
         };
         for section in chosen {
-            // Read in every dialect, so a problem all three share is told apart from one that is
-            // particular to some.
             let mut found: BTreeMap<(u32, u8, String), (Finding, Vec<Backend>)> = BTreeMap::new();
-            for backend in Backend::ALL {
+            for &backend in read {
                 for finding in findings(section, revision.transactional(), backend) {
                     let (_, dialects) = found
                         .entry(finding.key())
@@ -79,13 +89,14 @@ pub fn lint<'r>(
 }
 
 /// Refuses a plan whose SQL has any [`lint`] problem in the dialect of `backend`, with every
-/// problem found: what the migrator and `--sql` scripts check before anything runs.
+/// problem found: what the migrator and `--sql` scripts check before anything runs. Only that
+/// dialect is read (the text once, not three times), so each problem names it.
 pub fn refuse<'r>(
     plan: impl IntoIterator<Item = &'r Revision>,
     sections: Sections,
     backend: Backend,
 ) -> Result<(), Problems> {
-    let problems = lint(plan, sections, &[backend]);
+    let problems = lint_in(plan, sections, &[backend], &[backend]);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -388,9 +399,7 @@ mod tests {
         }
         let message = lint([&revision("COMMIT;\n")], Sections::Both, ALL)[0].to_string();
         assert!(
-            message.starts_with(
-                "V1__a.sql:1: `COMMIT` takes over the transaction revision 1 runs in:"
-            ),
+            message.starts_with("V1__a.sql:1: `COMMIT` takes over the transaction of revision 1:"),
             "{message}"
         );
     }

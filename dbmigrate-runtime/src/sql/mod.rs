@@ -13,7 +13,7 @@ mod split;
 use crate::backend::Backend;
 
 pub use lexer::{Construct, Token};
-pub use split::{Span, Statement, spans, split};
+pub use split::{Span, Statement, has_statement, spans, split};
 
 /// Whether the statement `sql` starts with is one MySQL/MariaDB commits implicitly. Only its first
 /// words are read, so this is cheap even on a long multi-row `INSERT`.

@@ -91,6 +91,12 @@ pub fn spans(sql: &str, backend: Backend) -> Vec<Span> {
     spans
 }
 
+/// Whether `sql` holds a statement at all, not only whitespace, comments and semicolons; stops at
+/// the first token a server would run.
+pub fn has_statement(sql: &str, backend: Backend) -> bool {
+    lexer::tokens(sql, backend).any(|token| !token.is_trivia() && token != Token::Semicolon)
+}
+
 /// What decides whether a `;` ends the statement: open parentheses, and `BEGIN ... END` bodies of
 /// routines (triggers, procedures, functions, events, MariaDB's `BEGIN NOT ATOMIC` blocks, and
 /// PostgreSQL's `BEGIN ATOMIC` function bodies), whose statements end with semicolons of their own.
@@ -239,8 +245,12 @@ mod tests {
 
     #[test]
     fn a_file_of_only_comments_has_no_statements() {
-        assert!(split("-- nothing\n/* at all */\n", Backend::Sqlite).is_empty());
-        assert!(split("  ;\n;", Backend::Sqlite).is_empty());
+        for sql in ["-- nothing\n/* at all */\n", "  ;\n;", ""] {
+            assert!(split(sql, Backend::Sqlite).is_empty(), "{sql:?}");
+            assert!(!has_statement(sql, Backend::Sqlite), "{sql:?}");
+        }
+        assert!(has_statement("/* a */ ; SELECT 1", Backend::Sqlite));
+        assert!(has_statement("/* unclosed", Backend::Sqlite));
     }
 
     #[test]
