@@ -331,6 +331,28 @@ mod proptests {
         proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
     }
 
+    /// Whether a block comment closes exactly at its last byte, read as the server reads it:
+    /// left to right, each `/*` opening one more level where comments nest.
+    fn closes_at_its_end(comment: &str, nested: bool) -> bool {
+        let bytes = comment.as_bytes();
+        let (mut depth, mut i) = (0usize, 0);
+        while i < bytes.len() {
+            if bytes[i..].starts_with(b"/*") && (nested || depth == 0) {
+                depth += 1;
+                i += 2;
+            } else if bytes[i..].starts_with(b"*/") && depth > 0 {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return i == bytes.len();
+                }
+            } else {
+                i += 1;
+            }
+        }
+        false
+    }
+
     fn check_partition(sql: &str, backend: Backend) -> Result<(), TestCaseError> {
         let spans = spans(sql, backend);
         let mut previous_end = 0;
@@ -362,15 +384,8 @@ mod proptests {
                     if let Token::Comment(comment) = token
                         && comment.starts_with("/*")
                     {
-                        let opens = if backend == Backend::Postgres {
-                            comment.matches("/*").count()
-                        } else {
-                            1
-                        };
                         prop_assert!(
-                            comment.len() >= 4
-                                && comment.ends_with("*/")
-                                && comment.matches("*/").count() >= opens,
+                            closes_at_its_end(comment, backend == Backend::Postgres),
                             "unclosed comment {comment:?} dropped"
                         );
                     }
@@ -380,13 +395,18 @@ mod proptests {
         prop_assert_eq!(offset, sql.len());
         for span in &spans {
             let text = &sql[span.range.clone()];
+            let line = u32::try_from(sql[..span.range.start].matches('\n').count()).unwrap() + 1;
+            prop_assert_eq!(span.line, line);
+            // MySQL's `--` needs a space (or the end) after it: `1--;` is a syntax error, and the
+            // statement `1--` cut off before its `;` ends in a comment. Both fail on the server.
+            if backend == Backend::MySql && text.ends_with("--") {
+                continue;
+            }
             // Trimmed: a statement starts and ends with something a server runs.
             let tokens: Vec<Token<'_>> = lexer::tokens(text, backend).collect();
             prop_assert!(!tokens.first().unwrap().is_trivia());
             prop_assert!(!tokens.last().unwrap().is_trivia());
             // A statement reads the same alone as in its file, and stays one statement.
-            let line = u32::try_from(sql[..span.range.start].matches('\n').count()).unwrap() + 1;
-            prop_assert_eq!(span.line, line);
             let alone = split(text, backend);
             prop_assert_eq!(alone.len(), 1, "{:?} splits again: {:?}", text, alone);
             prop_assert_eq!(alone[0].text.as_str(), text);
@@ -395,7 +415,7 @@ mod proptests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
 
         #[test]
         fn splitting_is_a_partition_in_every_dialect(sql in sql_like()) {
