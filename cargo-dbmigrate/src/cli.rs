@@ -236,6 +236,7 @@ Examples:
   cargo dbmigrate check
   cargo dbmigrate check --format json
   cargo dbmigrate check --format github --dir migrations
+  cargo dbmigrate check --backend postgres
 
 Exits with 0 when the revisions are sound (warnings allowed) and 1 when any error is found.";
 
@@ -318,6 +319,11 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,
+    /// The databases whose SQL dialects the revisions are read in (repeat it, or separate them with
+    /// commas). Default: `backends` in [package.metadata.dbmigrate], else the backend features the
+    /// package enables on dbmigrate-runtime, else all three.
+    #[arg(long, value_enum, value_name = "KIND", value_delimiter = ',')]
+    pub backend: Vec<BackendArg>,
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
@@ -377,7 +383,7 @@ pub struct DatabaseOptions {
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// The history table (default: the configured one, `refinery_schema_history`).
-    #[arg(long, value_name = "TABLE")]
+    #[arg(long, value_name = "TABLE", value_parser = table_name)]
     pub table: Option<String>,
     /// Seconds to wait for another process's migration lock before giving up (default 600).
     #[arg(long, value_name = "SECONDS")]
@@ -399,6 +405,13 @@ pub struct DatabaseOptions {
     pub format: ReportFormat,
 }
 
+/// `--table`, checked by the rule the configuration and the runtime use.
+fn table_name(text: &str) -> Result<String, String> {
+    dbmigrate_runtime::config::check_table_name(text)
+        .map(|()| text.to_string())
+        .map_err(|error| format!("{}; {}", error.reason, error.help()))
+}
+
 /// How the online commands print their result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
@@ -408,7 +421,7 @@ pub enum ReportFormat {
     Json,
 }
 
-/// The databases `--sql` can print for.
+/// The databases `--sql` can print for, and `check` can read the SQL for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
     /// PostgreSQL.

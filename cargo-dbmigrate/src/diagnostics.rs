@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use dbmigrate_runtime::RevisionError;
+use dbmigrate_runtime::{Backend, RevisionError};
 use serde::Serialize;
 
 use crate::render::{ERROR, HELP, LOCATION, WARNING, paint};
@@ -144,15 +144,25 @@ fn read_lines(path: &Path) -> Option<Vec<String>> {
     )
 }
 
-/// The summary line after the human listing.
-pub fn summary(diagnostics: &[Diagnostic], revisions: usize, dir: &Path) -> String {
+/// The summary line after the human listing; it names the dialects the SQL was read in unless
+/// it was read in all three.
+pub fn summary(
+    diagnostics: &[Diagnostic],
+    revisions: usize,
+    dir: &Path,
+    backends: &[Backend],
+) -> String {
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
     let warnings = diagnostics.len() - errors;
     let counted = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    let place = format!("{} in {}", counted(revisions, "revision"), dir.display());
+    let mut place = format!("{} in {}", counted(revisions, "revision"), dir.display());
+    if backends.len() < Backend::ALL.len() {
+        let names: Vec<String> = backends.iter().map(ToString::to_string).collect();
+        let _ = write!(place, " read as {}", names.join(" and "));
+    }
     if errors > 0 {
         let mut found = counted(errors, "error");
         if warnings > 0 {

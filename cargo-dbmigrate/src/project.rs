@@ -3,8 +3,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use dbmigrate_runtime::Config;
 use dbmigrate_runtime::config::ConfigError;
+use dbmigrate_runtime::{Backend, Config};
 
 use crate::cli::ProjectOptions;
 
@@ -17,6 +17,9 @@ pub struct Package {
     pub manifest_path: PathBuf,
     /// The directory holding its Cargo.toml, absolute.
     pub root: PathBuf,
+    /// The backend features (`postgres`, `mysql`, `sqlite`) it enables on its dbmigrate-runtime
+    /// dependency: the databases its revisions are written for, unless the configuration says.
+    pub runtime_backends: Vec<Backend>,
 }
 
 /// The revision directory with the settings that apply to it.
@@ -114,6 +117,20 @@ impl ProjectError {
 }
 
 impl Project {
+    /// The databases whose SQL dialects `check` reads the revisions in: the configured `backends`,
+    /// else the backend features the package enables on dbmigrate-runtime, else all three.
+    pub fn backends(&self) -> Vec<Backend> {
+        if let Some(configured) = &self.config.backends {
+            return configured.clone();
+        }
+        match &self.package {
+            Some(package) if !package.runtime_backends.is_empty() => {
+                package.runtime_backends.clone()
+            }
+            _ => Backend::ALL.to_vec(),
+        }
+    }
+
     /// Finds the package and revision directory the options describe.
     ///
     /// `--dir` without `-p` runs no `cargo metadata` (it is what CI and the benchmark use, and it must
@@ -232,10 +249,12 @@ fn read_package(manifest: &Path, cwd: &Path) -> Result<(Config, Option<Package>)
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let runtime_backends = manifest_backends(&text, &root);
         Package {
             name,
             manifest_path,
             root,
+            runtime_backends,
         }
     });
     Ok((config, package))
@@ -260,10 +279,17 @@ fn select_package(
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        // cargo has resolved renames and workspace inheritance already.
+        let features = p
+            .dependencies
+            .iter()
+            .filter(|d| d.name == RUNTIME && d.kind == cargo_metadata::DependencyKind::Normal)
+            .flat_map(|d| d.features.iter().map(String::as_str));
         Package {
             name: p.name.to_string(),
             manifest_path,
             root,
+            runtime_backends: backends_of(features),
         }
     };
     if let Some(spec) = spec {
@@ -298,6 +324,81 @@ fn select_package(
         .filter(|p| cwd.starts_with(canonical(&p.root)))
         .max_by_key(|p| p.root.components().count())
         .ok_or_else(|| ProjectError::AmbiguousPackage { members: names() })
+}
+
+/// The runtime crate, whose backend features tell which databases a package migrates.
+const RUNTIME: &str = "dbmigrate-runtime";
+
+/// The backends among dbmigrate-runtime features, in [`Backend::ALL`]'s order.
+fn backends_of<'a>(features: impl IntoIterator<Item = &'a str>) -> Vec<Backend> {
+    let features: Vec<&str> = features.into_iter().collect();
+    Backend::ALL
+        .into_iter()
+        .filter(|backend| features.contains(&backend.name()))
+        .collect()
+}
+
+/// The backend features a manifest enables on its dbmigrate-runtime dependency (under
+/// `[dependencies]` or a `[target.*.dependencies]`, renamed or not), read from its text as `--dir`
+/// does without running cargo. With `workspace = true`, the features the workspace's entry lists
+/// count too.
+fn manifest_backends(text: &str, root: &Path) -> Vec<Backend> {
+    let Ok(document) = text.parse::<toml_edit::DocumentMut>() else {
+        return Vec::new();
+    };
+    let mut tables: Vec<&toml_edit::Item> = document.get("dependencies").into_iter().collect();
+    if let Some(targets) = document
+        .get("target")
+        .and_then(toml_edit::Item::as_table_like)
+    {
+        tables.extend(targets.iter().filter_map(|(_, t)| t.get("dependencies")));
+    }
+    let mut features = Vec::new();
+    for table in tables.iter().filter_map(|t| t.as_table_like()) {
+        for (key, dependency) in table.iter() {
+            let package = dependency.get("package").and_then(toml_edit::Item::as_str);
+            if package.unwrap_or(key) != RUNTIME {
+                continue;
+            }
+            features.extend(listed_features(dependency));
+            if dependency
+                .get("workspace")
+                .and_then(toml_edit::Item::as_bool)
+                == Some(true)
+            {
+                features.extend(workspace_features(root, key));
+            }
+        }
+    }
+    backends_of(features.iter().map(String::as_str))
+}
+
+fn listed_features(dependency: &toml_edit::Item) -> Vec<String> {
+    dependency
+        .get("features")
+        .and_then(toml_edit::Item::as_array)
+        .map(|array| {
+            array
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The features `[workspace.dependencies.<key>]` lists, in the nearest manifest above (or at)
+/// `root` that has a `[workspace]` table.
+fn workspace_features(root: &Path, key: &str) -> Vec<String> {
+    let document = root
+        .ancestors()
+        .filter_map(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).ok())
+        .filter_map(|text| text.parse::<toml_edit::DocumentMut>().ok())
+        .find(|document| document.get("workspace").is_some());
+    document
+        .as_ref()
+        .and_then(|d| d.get("workspace")?.get("dependencies")?.get(key))
+        .map(listed_features)
+        .unwrap_or_default()
 }
 
 /// `path` as messages show it: relative to `base` (the current directory) when both are absolute,
@@ -378,6 +479,43 @@ mod tests {
         assert_eq!(
             display_path(Path::new("/"), &base.join("a")),
             Path::new("/")
+        );
+    }
+
+    #[test]
+    fn the_backends_are_the_runtime_features_the_manifest_enables() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("app");
+        std::fs::create_dir(&root).unwrap();
+        let read = |text: &str| manifest_backends(text, &root);
+        assert_eq!(
+            read(
+                "[dependencies]\ndbmigrate-runtime = { version = \"0.1\", features = [\"sqlite\", \"postgres\"] }\n"
+            ),
+            [Backend::Postgres, Backend::Sqlite]
+        );
+        assert_eq!(
+            read(
+                "[target.'cfg(unix)'.dependencies]\nmigrations = { package = \"dbmigrate-runtime\", version = \"0.1\", features = [\"mysql\"] }\n"
+            ),
+            [Backend::MySql]
+        );
+        // The build dependency enables no backend; neither does a manifest without the runtime.
+        assert_eq!(
+            read("[build-dependencies]\ndbmigrate-runtime = \"0.1\"\n"),
+            []
+        );
+        assert_eq!(read("[dependencies]\nserde = \"1\"\n"), []);
+        std::fs::write(
+            temp.path().join("Cargo.toml"),
+            "[workspace]\nmembers = [\"app\"]\n[workspace.dependencies]\ndbmigrate-runtime = { version = \"0.1\", features = [\"postgres\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read(
+                "[dependencies]\ndbmigrate-runtime = { workspace = true, features = [\"sqlite\"] }\n"
+            ),
+            [Backend::Postgres, Backend::Sqlite]
         );
     }
 

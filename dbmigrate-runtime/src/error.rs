@@ -3,6 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::backend::Backend;
+use crate::config::TableNameError;
+use crate::sql::Construct;
+
 /// Where in a revision file a problem is: the file and, when known, the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Location {
@@ -52,6 +56,15 @@ impl fmt::Display for RevisionRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.version, self.path.display())
     }
+}
+
+/// ` (in PostgreSQL and SQLite)` for a problem only some dialects have; nothing when all have it.
+fn in_dialects(dialects: &[Backend]) -> String {
+    if dialects.is_empty() || Backend::ALL.iter().all(|b| dialects.contains(b)) {
+        return String::new();
+    }
+    let names: Vec<String> = dialects.iter().map(ToString::to_string).collect();
+    format!(" (in {})", names.join(" and "))
 }
 
 fn list(revisions: &[RevisionRef]) -> String {
@@ -170,6 +183,87 @@ pub enum RevisionError {
         /// The revision.
         version: i64,
     },
+    /// A file named like a revision resolves (through symlinks) to a file outside the revision
+    /// directory. It is not read, so its contents never reach the output.
+    #[error(
+        "{path}: it resolves to {target}, outside the revision directory; it was not read",
+        path = path.display(),
+        target = target.display()
+    )]
+    OutsideDirectory {
+        /// The file in the revision directory.
+        path: PathBuf,
+        /// Where it leads.
+        target: PathBuf,
+    },
+    /// A FIFO, socket or device named like a revision. It is not read (reading a FIFO could wait
+    /// forever).
+    #[error("{path}: it is {kind}, not a regular file; it was not read", path = path.display())]
+    NotARegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// A comment line that looks like a section marker but is not one: the SQL after it would run as
+    /// part of the section above (a `DROP` right after its `CREATE`).
+    #[error(
+        "{location}: `{found}` looks like a section marker but is not one, so the SQL below it would run as part of the section above it"
+    )]
+    BadSectionMarker {
+        /// The line.
+        location: Location,
+        /// The line as written.
+        found: String,
+        /// What to write instead.
+        suggestion: String,
+    },
+    /// SQL that ends inside a block comment, string, quoted identifier or dollar quote: everything
+    /// after its opening would be swallowed by it.
+    #[error(
+        "{location}: this {construct} is never closed{}, so everything after it to the end of the section is part of it",
+        in_dialects(dialects)
+    )]
+    UnterminatedSql {
+        /// Where it opens.
+        location: Location,
+        /// What it is.
+        construct: Construct,
+        /// The dialects that read the text this way.
+        dialects: Vec<Backend>,
+    },
+    /// A `DELIMITER` line: a command of the mysql client, which no database understands.
+    #[error(
+        "{location}: `{command}` is a command of the mysql client, not SQL{}",
+        in_dialects(dialects)
+    )]
+    DelimiterCommand {
+        /// The line.
+        location: Location,
+        /// The line as written.
+        command: String,
+        /// The dialects that read the line this way (not inside a string or comment).
+        dialects: Vec<Backend>,
+    },
+    /// `BEGIN`, `COMMIT`, `ROLLBACK`... in a revision that runs in a transaction with its history row.
+    #[error(
+        "{location}: `{statement}` takes over the transaction of revision {version}{}: what runs before it \
+         could commit without the revision's history row, and a later failure could not undo it",
+        in_dialects(dialects)
+    )]
+    TransactionControl {
+        /// The statement's first line.
+        location: Location,
+        /// The revision.
+        version: i64,
+        /// The statement's leading keywords, such as `COMMIT` or `START TRANSACTION`.
+        statement: String,
+        /// The dialects in which the statement controls the transaction.
+        dialects: Vec<Backend>,
+    },
+    /// The history table's name is not one dbmigrate can use (see [`crate::config::check_table_name`]).
+    #[error(transparent)]
+    BadTableName(TableNameError),
     /// The history forked: more than one revision is revised by nobody.
     #[error("the history has {} heads: {}", heads.len(), list(heads))]
     MultipleHeads {
@@ -184,14 +278,21 @@ impl RevisionError {
         match self {
             Self::Unreadable { path, .. }
             | Self::BadFileName { path, .. }
-            | Self::VersionOutOfRange { path, .. } => Some(Location::file(path)),
+            | Self::VersionOutOfRange { path, .. }
+            | Self::OutsideDirectory { path, .. }
+            | Self::NotARegularFile { path, .. } => Some(Location::file(path)),
             Self::DuplicateVersion { second, .. } => Some(Location::file(second)),
             Self::InvalidUtf8 { location }
             | Self::BadHeader { location, .. }
             | Self::MissingParent { location, .. }
             | Self::SelfLoop { location, .. }
             | Self::ParentAfterChild { location, .. }
-            | Self::EmptyRevision { location, .. } => Some(location.clone()),
+            | Self::EmptyRevision { location, .. }
+            | Self::BadSectionMarker { location, .. }
+            | Self::UnterminatedSql { location, .. }
+            | Self::DelimiterCommand { location, .. }
+            | Self::TransactionControl { location, .. } => Some(location.clone()),
+            Self::BadTableName(_) => None,
             Self::Cycle { revisions } => revisions.first().map(|r| Location::file(&r.path)),
             Self::MultipleHeads { heads } => heads.last().map(|r| Location::file(&r.path)),
         }
@@ -223,6 +324,13 @@ impl RevisionError {
             Self::ParentAfterChild { .. } => "parent-after-child",
             Self::Cycle { .. } => "cycle",
             Self::EmptyRevision { .. } => "empty-revision",
+            Self::OutsideDirectory { .. } => "outside-revision-directory",
+            Self::NotARegularFile { .. } => "not-a-regular-file",
+            Self::BadSectionMarker { .. } => "bad-section-marker",
+            Self::UnterminatedSql { .. } => "unterminated-sql",
+            Self::DelimiterCommand { .. } => "delimiter-command",
+            Self::TransactionControl { .. } => "transaction-control",
+            Self::BadTableName(_) => "bad-table-name",
             Self::MultipleHeads { .. } => "multiple-heads",
         }
     }
@@ -262,6 +370,24 @@ impl RevisionError {
             Self::EmptyRevision { .. } => {
                 "write the SQL below `-- migrate:upgrade`, or delete the file if the revision is not needed".into()
             }
+            Self::OutsideDirectory { .. } => {
+                "copy the revision into the revision directory, or point the symlink at a file inside it".into()
+            }
+            Self::NotARegularFile { .. } => {
+                "replace it with a regular file, or rename it so it does not end in .sql or .rs".into()
+            }
+            Self::BadSectionMarker { suggestion, .. } => suggestion.clone(),
+            Self::UnterminatedSql { construct, dialects, .. } => unterminated_help(*construct, dialects),
+            Self::DelimiterCommand { .. } => {
+                "remove the DELIMITER lines and end the routine with `END;`: dbmigrate keeps a `BEGIN ... END` body \
+                 whole, semicolons inside it included"
+                    .into()
+            }
+            Self::TransactionControl { statement, .. } => format!(
+                "dbmigrate already runs the revision in a transaction: remove `{statement}`, or write `Transaction: none` \
+                 in the header to run its statements one by one as written, or split the revision in two"
+            ),
+            Self::BadTableName(error) => error.help(),
             Self::Cycle { .. } => "break the cycle by pointing one `Revises:` line at an earlier revision".into(),
             Self::MultipleHeads { heads } => {
                 let versions: Vec<String> = heads.iter().map(|h| h.version.to_string()).collect();
@@ -276,9 +402,28 @@ impl RevisionError {
     }
 }
 
+fn unterminated_help(construct: Construct, dialects: &[Backend]) -> String {
+    match construct {
+        Construct::BlockComment if dialects.contains(&Backend::Postgres) => {
+            "close it with `*/`; PostgreSQL nests block comments, so every `/*` inside it needs its own `*/`".into()
+        }
+        Construct::BlockComment => "close it with `*/`".into(),
+        Construct::String if dialects.contains(&Backend::MySql) => {
+            "close it with the quote it opens with; a quote inside a string is written twice (`''`), and on \
+             MySQL/MariaDB a backslash escapes the character after it, so `\\'` does not close the string"
+                .into()
+        }
+        Construct::String => {
+            "close it with the quote it opens with; a quote inside a string is written twice (`''`)".into()
+        }
+        Construct::QuotedIdentifier => "close it with the quote it opens with (`\"`, `` ` `` or `]`)".into(),
+        Construct::DollarQuote => "end the body with the same `$tag$` it opens with".into(),
+    }
+}
+
 /// Every problem found in a revision set; returned when the set cannot be used.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{} problem(s) in the revisions:\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+#[error("{} problem(s) in the revisions:\n{}", problems.len(), problems.iter().map(|p| format!("  {p}\n    help: {}", p.help())).collect::<Vec<_>>().join("\n"))]
 pub struct Problems {
     /// The problems, in the order they were found (files in version order, then graph checks).
     pub problems: Vec<RevisionError>,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::config::Config;
-use crate::error::Problems;
+use crate::config::{Config, TableNameError, check_table_name};
+use crate::error::{Problems, RevisionError};
 use crate::graph::RevisionGraph;
 use crate::revision::{Revision, RevisionSource, VersionWidth, load_directory, parse_sources};
 
@@ -23,16 +23,29 @@ pub struct Migrations {
 }
 
 impl Migrations {
-    /// A revision set from a built graph.
-    pub fn new(graph: RevisionGraph, width: VersionWidth, table: impl Into<String>) -> Self {
-        Self {
+    /// A revision set from a built graph, recorded in the history table `table` (refused unless
+    /// [`check_table_name`] accepts it).
+    pub fn new(
+        graph: RevisionGraph,
+        width: VersionWidth,
+        table: impl Into<String>,
+    ) -> Result<Self, TableNameError> {
+        let table = table.into();
+        check_table_name(&table)?;
+        Ok(Self {
             graph,
             width,
-            table: table.into(),
+            table,
             #[cfg(feature = "__apply")]
             steps: Vec::new(),
             checksums: OnceLock::new(),
-        }
+        })
+    }
+
+    fn usable(graph: RevisionGraph, width: VersionWidth, table: &str) -> Result<Self, Problems> {
+        Self::new(graph, width, table).map_err(|error| Problems {
+            problems: vec![RevisionError::BadTableName(error)],
+        })
     }
 
     /// Parses files already in memory (the embedded copy), refusing on any problem that makes them
@@ -46,7 +59,7 @@ impl Migrations {
         let (graph, more) = RevisionGraph::build(revisions);
         problems.extend(more);
         Problems::refuse_if_unusable(problems)?;
-        Ok(Self::new(graph, width, table))
+        Self::usable(graph, width, table)
     }
 
     /// Reads a revision directory with the project's settings, refusing as [`Migrations::from_sources`] does. Rust revisions
@@ -56,7 +69,7 @@ impl Migrations {
         let (graph, more) = RevisionGraph::build(revisions);
         problems.extend(more);
         Problems::refuse_if_unusable(problems)?;
-        Ok(Self::new(graph, config.version_width, &config.table))
+        Self::usable(graph, config.version_width, &config.table)
     }
 
     /// Registers the compiled `.rs` revisions.

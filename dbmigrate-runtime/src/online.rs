@@ -207,7 +207,10 @@ async fn run_on(request: &Request, migrations: &Migrations, pool: &BackendPool) 
         .abort_divergent(!options.ignore_divergent)
         .abort_missing(!options.ignore_missing);
     if let Some(table) = &options.table {
-        migrator = migrator.table(table);
+        migrator = match migrator.table(table) {
+            Ok(migrator) => migrator,
+            Err(error) => return Outcome::failed(exit::USAGE, error.to_string()),
+        };
     }
     if let Some(timeout) = seconds(options.lock_timeout_secs) {
         migrator = migrator.lock_timeout(timeout);

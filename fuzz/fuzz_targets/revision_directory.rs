@@ -1,4 +1,5 @@
-//! Fuzzes reading a revision directory and building its graph: no input may panic.
+//! Fuzzes reading a revision directory, building its graph and reading its SQL in every dialect:
+//! no input may panic.
 //!
 //! The input is split on NUL bytes into files; each file's first line is its name, the rest its
 //! contents, so the fuzzer controls names, versions, headers and the shape of the graph at once.
@@ -9,7 +10,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use dbmigrate_runtime::revision::{RevisionSource, parse_sources};
-use dbmigrate_runtime::{RevisionGraph, Target, VersionWidth};
+use dbmigrate_runtime::sql::lint::{Sections, lint};
+use dbmigrate_runtime::{Backend, RevisionGraph, Target, VersionWidth};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,6 +32,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let (revisions, _) = parse_sources(sources, width);
     let versions: Vec<i64> = revisions.iter().map(|r| r.version).collect();
+    for problem in lint(&revisions, Sections::Both, &Backend::ALL) {
+        let _ = (problem.to_string(), problem.help(), problem.location());
+    }
+    for revision in &revisions {
+        for backend in Backend::ALL {
+            let _ = dbmigrate_runtime::sql::split(&revision.upgrade.text, backend);
+        }
+    }
     let (graph, problems) = RevisionGraph::build(revisions);
     for problem in &problems {
         let _ = (problem.to_string(), problem.help(), problem.location());

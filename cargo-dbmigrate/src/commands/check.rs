@@ -1,4 +1,8 @@
-//! `cargo dbmigrate check`: every problem in every file and in the graph, in one run.
+//! `cargo dbmigrate check`: every problem in every file and in the graph, in one run, with the SQL
+//! read in the dialects of the databases the project targets.
+
+use dbmigrate_runtime::Backend;
+use dbmigrate_runtime::sql::lint::{Sections, lint};
 
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::diagnostics::{self, Diagnostic, Severity};
@@ -12,9 +16,18 @@ use crate::render::Output;
 pub fn run(args: &CheckArgs, output: &mut Output) -> Result<Exit, Error> {
     let project = Project::locate(&args.project)?;
     let revisions = Revisions::load(&project)?;
+    let backends = dialects(args, &project);
+    // `check` connects to nothing, so it reads the SQL as every targeted database would.
+    let files = revisions
+        .graph
+        .revisions()
+        .iter()
+        .chain(&revisions.duplicates);
+    let sql_problems = lint(files, Sections::Both, &backends);
     let diagnostics: Vec<Diagnostic> = revisions
         .problems
         .iter()
+        .chain(&sql_problems)
         .map(Diagnostic::from_problem)
         .collect();
     match args.format {
@@ -24,6 +37,7 @@ pub fn run(args: &CheckArgs, output: &mut Output) -> Result<Exit, Error> {
                 &diagnostics,
                 revisions.graph.revisions().len(),
                 &project.dir,
+                &backends,
             ));
         }
         CheckFormat::Json => output.out.push_str(&diagnostics::json(&diagnostics)),
@@ -35,4 +49,16 @@ pub fn run(args: &CheckArgs, output: &mut Output) -> Result<Exit, Error> {
     } else {
         Exit::Success
     })
+}
+
+/// `--backend`, else what the project says (see [`Project::backends`]).
+fn dialects(args: &CheckArgs, project: &Project) -> Vec<Backend> {
+    if args.backend.is_empty() {
+        return project.backends();
+    }
+    let chosen: Vec<Backend> = args.backend.iter().map(|&b| b.into()).collect();
+    Backend::ALL
+        .into_iter()
+        .filter(|b| chosen.contains(b))
+        .collect()
 }

@@ -235,3 +235,138 @@ fn ten_thousand_revisions_check_clean() {
         .code(0)
         .stdout_eq("ok: 10000 revisions in migrations, no problems\n");
 }
+
+#[test]
+fn sql_that_would_not_run_as_written_is_reported_per_dialect() {
+    check("sql_problems", "human")
+        .code(1)
+        .stdout_eq(file!["snapshots/check/sql_problems.txt"]);
+    check("sql_problems", "json")
+        .code(1)
+        .stdout_eq(file!["snapshots/check/sql_problems.json"]);
+    // Read as MySQL only, the nested comment closes: that problem is PostgreSQL's alone.
+    Sandbox::with_fixture("sql_problems")
+        .cmd(&["check", "--dir", "migrations", "--backend", "mysql"])
+        .assert()
+        .code(1)
+        .stdout_eq(file!["snapshots/check/sql_problems_mysql.txt"]);
+}
+
+/// A package whose runtime dependency enables `features`, with a revision whose nested comment
+/// only PostgreSQL leaves open, and `extra` configuration.
+fn package(features: &str, extra: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dbmigrate-runtime")
+        .canonicalize()
+        .unwrap();
+    sandbox.write(
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"shop\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+             [package.metadata.dbmigrate]\n{extra}\n\n\
+             [dependencies]\ndbmigrate-runtime = {{ path = {runtime:?}, features = [{features}] }}\n"
+        ),
+    );
+    sandbox.write("src/main.rs", "fn main() {}\n");
+    sandbox.write(
+        "migrations/V1__a.sql",
+        "CREATE TABLE a (id INT);\n/* a /* b */\nCREATE TABLE b (id INT);\n",
+    );
+    sandbox
+}
+
+#[test]
+fn the_dialects_come_from_the_flag_the_configuration_or_the_runtime_features() {
+    // The package migrates MySQL: its nested comment is sound there, with or without --dir.
+    let mysql = package("\"mysql\"", "");
+    for args in [&["check"][..], &["check", "--dir", "migrations"]] {
+        mysql
+            .cmd(args)
+            .assert()
+            .code(0)
+            .stdout_eq("ok: 1 revision in migrations read as MySQL/MariaDB, no problems\n");
+    }
+    // `--backend` overrides the features.
+    mysql
+        .cmd(&["check", "--backend", "postgres", "--format", "json"])
+        .assert()
+        .code(1)
+        .stdout_eq(snapbox::str![[r#"
+[
+  {
+    "code": "unterminated-sql",
+    "severity": "error",
+    "file": "migrations/V1__a.sql",
+    "line": 2,
+    "message": "this block comment is never closed (in PostgreSQL), so everything after it to the end of the section is part of it",
+    "help": "close it with `*/`; PostgreSQL nests block comments, so every `/*` inside it needs its own `*/`"
+  }
+]
+
+"#]]);
+    // The configuration overrides the features.
+    package("\"mysql\"", "backends = [\"postgres\", \"sqlite\"]")
+        .cmd(&["check"])
+        .assert()
+        .code(1)
+        .stdout_eq(snapbox::str![[r#"
+...
+check failed: 1 error (1 revision in migrations read as PostgreSQL and SQLite)
+
+"#]]);
+    // No backend feature (or no package at all): every dialect.
+    package("", "")
+        .cmd(&["check"])
+        .assert()
+        .code(1)
+        .stdout_eq(snapbox::str![[r#"
+...
+check failed: 1 error (1 revision in migrations)
+
+"#]]);
+    package("\"mysql\"", "backends = [\"oracle\"]")
+        .cmd(&["check"])
+        .assert()
+        .code(3);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_directory_is_refused_and_never_printed() {
+    let sandbox = Sandbox::with_fixture("linear");
+    std::os::unix::fs::symlink(
+        "/proc/self/environ",
+        sandbox.path().join("migrations/V5__env.sql"),
+    )
+    .unwrap();
+    let secret = "hunter2-in-the-environment";
+    for args in [
+        &["check", "--dir", "migrations"][..],
+        &["check", "--dir", "migrations", "--format", "json"],
+        &["show", "5", "--dir", "migrations"],
+        &["show", "V5__env.sql", "--dir", "migrations"],
+        &["history", "-v", "--dir", "migrations"],
+    ] {
+        let output = sandbox
+            .cmd(args)
+            .env("DBMIGRATE_SECRET", secret)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !text.contains(secret),
+            "{args:?} printed the environment:\n{text}"
+        );
+        let reported = if args[0] == "check" {
+            text.contains("resolves to /proc/") && text.contains("outside the revision directory")
+        } else {
+            text.contains("the revisions have 1 error(s)")
+        };
+        assert!(reported, "{args:?}:\n{text}");
+    }
+}

@@ -575,8 +575,10 @@ help: `cargo dbmigrate status` tells where the database stands: what committed i
 
 #[test]
 fn broken_revisions_are_refused_before_the_database_is_touched() {
-    // Every case of the hostile corpus with an error: `upgrade` exits 1 and never even creates the
-    // SQLite file its URL names.
+    // Every case of the hostile corpus with an error in its files: `upgrade` exits 1 and never even
+    // creates the SQLite file its URL names. (Problems in the SQL depend on the dialect, and are
+    // refused by the migrator once it knows the database and its plan: see
+    // `sql_that_would_not_run_as_written_exits_1_before_anything_runs`.)
     let corpus = crate::support::fixtures().join("hostile");
     let mut cases: Vec<std::path::PathBuf> = std::fs::read_dir(&corpus)
         .unwrap()
@@ -586,9 +588,16 @@ fn broken_revisions_are_refused_before_the_database_is_touched() {
     let mut refused = 0;
     for case in cases {
         let expected = std::fs::read_to_string(case.join("EXPECTED")).unwrap();
-        let has_error = expected
-            .lines()
-            .any(|line| !line.starts_with("empty-revision "));
+        let has_error = expected.lines().any(|line| {
+            ![
+                "empty-revision ",
+                "unterminated-sql ",
+                "delimiter-command ",
+                "transaction-control ",
+            ]
+            .iter()
+            .any(|code| line.starts_with(code))
+        });
         if !has_error {
             continue;
         }
@@ -617,4 +626,109 @@ fn broken_revisions_are_refused_before_the_database_is_touched() {
         refused += 1;
     }
     assert!(refused >= 50, "only {refused} hostile cases have errors");
+}
+
+on_every_backend! {
+    async fn a_hostile_table_name_is_a_usage_error_and_touches_nothing(db) {
+        db.execute("CREATE TABLE victim (id INT)").await;
+        let sandbox = project();
+        for name in ["x(a); DROP TABLE victim; --", "victim`--", "victim\"--", &"h".repeat(54)] {
+            for command in [&["upgrade"][..], &["status"], &["upgrade", "--sql", "--backend", "sqlite"]] {
+                let output = sandbox
+                    .cmd(command)
+                    .args(["--dir", "migrations", "--table", name])
+                    .env("DATABASE_URL", &db.url)
+                    .output()
+                    .unwrap();
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert_eq!(output.status.code(), Some(2), "{command:?} {name:?}: {stderr}");
+                assert!(stderr.contains("invalid value") && stderr.contains("--table <TABLE>"), "{stderr}");
+                assert!(output.stdout.is_empty());
+            }
+        }
+        assert!(db.has_table("victim").await);
+        assert!(!db.has_table("users").await && !db.has_table("refinery_schema_history").await);
+    }
+}
+
+#[test]
+fn a_configured_table_name_too_long_for_its_side_table_is_a_configuration_error() {
+    let sandbox = project();
+    sandbox.write(
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"x\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[package.metadata.dbmigrate]\ntable = \"{}\"\n",
+            "h".repeat(54)
+        ),
+    );
+    sandbox
+        .cmd(&["upgrade", "--sql", "--backend", "postgres", "--dir", "migrations"])
+        .assert()
+        .code(3)
+        .stderr_eq(str![[r#"
+error: Cargo.toml: [package.metadata.dbmigrate]: table = "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh" is 54 characters long: `hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh_dbmigrate`, which dbmigrate derives from it, would not fit PostgreSQL's 63-character identifier limit; use at most 53 characters
+help: see the Configuration section of the README for the keys and their values
+
+"#]]);
+}
+
+#[test]
+fn sql_that_would_not_run_as_written_exits_1_before_anything_runs() {
+    let sandbox = project();
+    sandbox.write(
+        "migrations/V3__teams_comment.sql",
+        "-- Revises: 2\n-- migrate:upgrade\n/* teams /* and members */\nALTER TABLE teams ADD COLUMN size INT;\n",
+    );
+    // PostgreSQL nests the comment, so it never closes: `--sql` refuses to print the script.
+    sandbox
+        .cmd(&["upgrade", "--sql", "--backend", "postgres", "--dir", "migrations"])
+        .assert()
+        .code(1)
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: 1 problem(s) in the revisions:
+  migrations/V3__teams_comment.sql:3: this block comment is never closed (in PostgreSQL), so everything after it to the end of the section is part of it
+    help: close it with `*/`; PostgreSQL nests block comments, so every `/*` inside it needs its own `*/`
+
+"#]]);
+    // SQLite ends it at the first `*/`: the script prints.
+    sandbox
+        .cmd(&[
+            "upgrade",
+            "--sql",
+            "--backend",
+            "sqlite",
+            "--dir",
+            "migrations",
+        ])
+        .assert()
+        .success();
+    // Transaction control in a transactional revision is refused online, exit 1, nothing created.
+    sandbox.write(
+        "migrations/V3__teams_comment.sql",
+        "-- Revises: 2\n-- migrate:upgrade\nALTER TABLE teams ADD COLUMN size INT;\nCOMMIT;\n",
+    );
+    let database = sandbox.path().join("app.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    sandbox
+        .cmd(&["upgrade", "--dir", "migrations"])
+        .env("DATABASE_URL", &url)
+        .assert()
+        .code(1)
+        .stderr_eq(str![[r#"
+error: 1 problem(s) in the revisions:
+  migrations/V3__teams_comment.sql:4: `COMMIT` takes over the transaction of revision 3 (in SQLite): what runs before it could commit without the revision's history row, and a later failure could not undo it
+    help: dbmigrate already runs the revision in a transaction: remove `COMMIT`, or write `Transaction: none` in the header to run its statements one by one as written, or split the revision in two
+
+"#]]);
+    sandbox
+        .cmd(&["status", "--dir", "migrations"])
+        .env("DATABASE_URL", &url)
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+database: SQLite (history table `refinery_schema_history`)
+the history table does not exist yet: nothing is applied
+...
+"#]]);
 }

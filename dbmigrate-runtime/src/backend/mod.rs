@@ -36,6 +36,9 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend, in the order messages list them.
+    pub const ALL: [Self; 3] = [Self::Postgres, Self::MySql, Self::Sqlite];
+
     /// The backend a connection URL names by its scheme (`postgres://`, `mysql://`, `mariadb://`, `sqlite:`).
     pub fn from_url(url: &str) -> Option<Self> {
         let scheme = url.split(':').next()?.to_ascii_lowercase();
@@ -52,16 +55,42 @@ impl Backend {
         !matches!(self, Self::MySql)
     }
 
-    /// The statement that creates refinery's history table, byte for byte as refinery writes it.
+    /// The longest identifier the database keeps as written, in bytes (names are ASCII, so bytes
+    /// and characters agree): PostgreSQL truncates longer ones to 63 bytes (so a long
+    /// `<table>_dbmigrate` would silently name the history table itself), MySQL/MariaDB refuse names
+    /// over 64 characters. SQLite has no limit.
+    pub fn identifier_limit(self) -> Option<usize> {
+        match self {
+            Self::Postgres => Some(63),
+            Self::MySql => Some(64),
+            Self::Sqlite => None,
+        }
+    }
+
+    /// `name` quoted as an identifier, denoting the same table as refinery's unquoted `name`:
+    /// PostgreSQL folds unquoted names to lowercase, so the quoted name is folded too; MySQL and
+    /// SQLite compare a quoted name as they do an unquoted one. Quotes inside are doubled, so no
+    /// name can end the identifier early.
+    pub fn quote_identifier(self, name: &str) -> String {
+        match self {
+            Self::Postgres => format!("\"{}\"", name.to_ascii_lowercase().replace('"', "\"\"")),
+            Self::MySql => format!("`{}`", name.replace('`', "``")),
+            Self::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+        }
+    }
+
+    /// The statement that creates refinery's history table: refinery's text, with the name quoted
+    /// (the same table as refinery's unquoted name, see [`Backend::quote_identifier`]).
     pub fn create_history_table(self, table: &str, width: VersionWidth) -> String {
         let version_type = match width {
             VersionWidth::I32 => "INT4",
             VersionWidth::I64 => "INT8",
         };
-        // refinery uses this exact text on all three databases; MySQL and SQLite accept INT4/INT8.
+        // refinery uses this text on all three databases; MySQL and SQLite accept INT4/INT8.
         format!(
-            "CREATE TABLE IF NOT EXISTS {table}(version {version_type} PRIMARY KEY, name VARCHAR(255), \
-             applied_on VARCHAR(255), checksum VARCHAR(255))"
+            "CREATE TABLE IF NOT EXISTS {}(version {version_type} PRIMARY KEY, name VARCHAR(255), \
+             applied_on VARCHAR(255), checksum VARCHAR(255))",
+            self.quote_identifier(table)
         )
     }
 
@@ -76,7 +105,7 @@ impl Backend {
             "CREATE TABLE IF NOT EXISTS {state}(version {big} PRIMARY KEY, state VARCHAR(16) NOT NULL, direction VARCHAR(16), \
              execution_ms {big}, statement_index INT, statement_count INT, statement_line INT, \
              completed_checksum VARCHAR(32), error TEXT, updated_on VARCHAR(255) NOT NULL)",
-            state = state_table(table),
+            state = self.quote_identifier(&state_table(table)),
         )
     }
 
@@ -138,8 +167,17 @@ impl std::str::FromStr for Backend {
 
 /// The side table that goes with a history table: `<table>_dbmigrate`, which refinery never reads.
 pub fn state_table(history_table: &str) -> String {
-    format!("{history_table}_dbmigrate")
+    format!("{history_table}{STATE_TABLE_SUFFIX}")
 }
+
+/// What the side table's name adds to the history table's.
+pub const STATE_TABLE_SUFFIX: &str = "_dbmigrate";
+
+/// The suffixes of every table dbmigrate derives, or reserves, from the history table's name: the
+/// side table, and `<table>_lock` for a lease table. Each derived name must fit every backend's
+/// identifier limit, which is checked when the name is configured (see
+/// [`crate::config::check_table_name`]). The lock names are hashed, so they never grow with it.
+pub const DERIVED_TABLE_SUFFIXES: [&str; 2] = [STATE_TABLE_SUFFIX, "_lock"];
 
 #[cfg(test)]
 mod tests {
@@ -165,7 +203,7 @@ mod tests {
     fn the_history_table_is_refinerys() {
         assert_eq!(
             Backend::Postgres.create_history_table("refinery_schema_history", VersionWidth::I32),
-            "CREATE TABLE IF NOT EXISTS refinery_schema_history(version INT4 PRIMARY KEY, name VARCHAR(255), \
+            "CREATE TABLE IF NOT EXISTS \"refinery_schema_history\"(version INT4 PRIMARY KEY, name VARCHAR(255), \
              applied_on VARCHAR(255), checksum VARCHAR(255))"
         );
         assert!(
@@ -173,6 +211,17 @@ mod tests {
                 .create_history_table("h", VersionWidth::I64)
                 .contains("version INT8 PRIMARY KEY")
         );
+    }
+
+    #[test]
+    fn identifiers_are_quoted_as_refinerys_unquoted_names_read() {
+        assert_eq!(Backend::Postgres.quote_identifier("History"), "\"history\"");
+        assert_eq!(Backend::MySql.quote_identifier("History"), "`History`");
+        assert_eq!(Backend::Sqlite.quote_identifier("History"), "\"History\"");
+        // Whatever reaches the quoting cannot end the identifier early.
+        assert_eq!(Backend::Postgres.quote_identifier("a\"b"), "\"a\"\"b\"");
+        assert_eq!(Backend::MySql.quote_identifier("a`b"), "`a``b`");
+        assert_eq!(Backend::Sqlite.quote_identifier("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Reading and writing the history tables on a live connection.
+//! Reading and writing the history tables on a live connection. Table names are always quoted
+//! ([`Backend::quote_identifier`]), and checked before they get here
+//! ([`crate::config::check_table_name`]).
 
 use sqlx::AssertSqlSafe;
 
@@ -6,6 +8,16 @@ use super::{AppliedRef, AppliedRow, History, RunState, StateRow};
 use crate::backend::session::{Conn, each_conn};
 use crate::backend::{Backend, state_table};
 use crate::revision::VersionWidth;
+
+/// The history table's name quoted for `backend` (see [`Backend::quote_identifier`]).
+fn history(backend: Backend, table: &str) -> String {
+    backend.quote_identifier(table)
+}
+
+/// The side table's name quoted for `backend`.
+fn side(backend: Backend, table: &str) -> String {
+    backend.quote_identifier(&state_table(table))
+}
 
 /// `expr` cast to a 64-bit integer, in the backend's words.
 fn bigint(backend: Backend, expr: &str) -> String {
@@ -72,8 +84,9 @@ pub(crate) async fn upgrade_verdict<T>(
         Backend::Postgres | Backend::Sqlite => "s.state <> 'applied'",
     };
     let mattering_sql = format!(
-        "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {table} r WHERE r.version = s.version)",
-        state_table(table),
+        "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {} r WHERE r.version = s.version)",
+        side(backend, table),
+        history(backend, table),
     );
     let mattering: i64 = match each_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(mattering_sql)).fetch_one(&mut **c).await)
     {
@@ -98,8 +111,9 @@ async fn with_applied_rows<T>(
 ) -> Result<Option<T>, sqlx::Error> {
     let backend = conn.backend();
     let applied_sql = format!(
-        "SELECT {}, name, applied_on, checksum FROM {table} ORDER BY version",
-        bigint(backend, "version")
+        "SELECT {}, name, applied_on, checksum FROM {} ORDER BY version",
+        bigint(backend, "version"),
+        history(backend, table),
     );
     let typed_columns = backend != Backend::Sqlite;
     let result = each_conn!(conn, c => {
@@ -126,7 +140,7 @@ async fn read_states(conn: &mut Conn<'_>, table: &str) -> Result<Vec<StateRow>, 
         bigint(backend, "statement_index"),
         bigint(backend, "statement_count"),
         bigint(backend, "statement_line"),
-        state_table(table),
+        side(backend, table),
     );
     type StateTuple = (
         i64,
@@ -244,7 +258,10 @@ pub(crate) async fn insert_applied_many(
     for chunk in rows.chunks(500) {
         let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = crate::sql::placeholders(
-            &format!("INSERT INTO {table} (version, name, applied_on, checksum) VALUES {values}"),
+            &format!(
+                "INSERT INTO {} (version, name, applied_on, checksum) VALUES {values}",
+                history(backend, table)
+            ),
             backend,
         );
         each_conn!(&mut *conn, c => {
@@ -271,10 +288,12 @@ pub(crate) async fn delete(
     version: i64,
 ) -> Result<(), sqlx::Error> {
     let backend = conn.backend();
-    let applied_sql =
-        crate::sql::placeholders(&format!("DELETE FROM {table} WHERE version = ?"), backend);
+    let applied_sql = crate::sql::placeholders(
+        &format!("DELETE FROM {} WHERE version = ?", history(backend, table)),
+        backend,
+    );
     let state_sql = crate::sql::placeholders(
-        &format!("DELETE FROM {} WHERE version = ?", state_table(table)),
+        &format!("DELETE FROM {} WHERE version = ?", side(backend, table)),
         backend,
     );
     each_conn!(conn, c => {
@@ -305,7 +324,8 @@ pub(crate) async fn record_applied(
             // A data-modifying WITH runs exactly once, whether or not the main statement reads it.
             let sql = crate::sql::placeholders(
                 &format!(
-                    "WITH applied AS (INSERT INTO {table} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)) {}",
+                    "WITH applied AS (INSERT INTO {} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)) {}",
+                    history(Backend::Postgres, table),
                     state_upsert_sql(Backend::Postgres, table, 1)
                 ),
                 Backend::Postgres,
@@ -366,7 +386,7 @@ fn state_upsert(backend: Backend, table: &str, values: &str) -> String {
     };
     format!(
         "INSERT INTO {} (version, {}) VALUES {values} {upsert} {}",
-        state_table(table),
+        side(backend, table),
         UPDATED.join(", "),
         assignments.join(", ")
     )
@@ -398,7 +418,8 @@ pub(crate) fn record_applied_literal(
     }
     let number = |value: Option<i64>| value.map_or_else(|| "NULL".to_string(), |v| v.to_string());
     let applied_sql = format!(
-        "INSERT INTO {table} (version, name, applied_on, checksum) VALUES ({}, {}, {}, {})",
+        "INSERT INTO {} (version, name, applied_on, checksum) VALUES ({}, {}, {}, {})",
+        history(backend, table),
         applied.version,
         text(applied.name.as_deref())?,
         text(applied.applied_on.as_deref())?,
@@ -491,9 +512,10 @@ pub(crate) async fn delete_state(
     table: &str,
     version: i64,
 ) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
     let sql = crate::sql::placeholders(
-        &format!("DELETE FROM {} WHERE version = ?", state_table(table)),
-        conn.backend(),
+        &format!("DELETE FROM {} WHERE version = ?", side(backend, table)),
+        backend,
     );
     each_conn!(conn, c => sqlx::query(AssertSqlSafe(sql)).bind(version).execute(&mut **c).await.map(|_| ()))?;
     Ok(())
@@ -507,9 +529,13 @@ pub(crate) async fn update_checksum(
     version: i64,
     checksum: &str,
 ) -> Result<u64, sqlx::Error> {
+    let backend = conn.backend();
     let sql = crate::sql::placeholders(
-        &format!("UPDATE {table} SET checksum = ? WHERE version = ?"),
-        conn.backend(),
+        &format!(
+            "UPDATE {} SET checksum = ? WHERE version = ?",
+            history(backend, table)
+        ),
+        backend,
     );
     let affected = each_conn!(conn, c => {
         let query = sqlx::query(AssertSqlSafe(sql)).bind(checksum);

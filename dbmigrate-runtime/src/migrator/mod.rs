@@ -97,9 +97,15 @@ impl<'m> Migrator<'m> {
     }
 
     /// The history table (default: the configured one, `refinery_schema_history` unless set).
-    pub fn table(mut self, table: &str) -> Self {
+    /// Refused unless [`crate::config::check_table_name`] accepts it, before anything runs.
+    ///
+    /// ```ignore
+    /// let report = MIGRATIONS.migrator()?.table("schema_history")?.upgrade(&pool).await?;
+    /// ```
+    pub fn table(mut self, table: &str) -> Result<Self, crate::config::TableNameError> {
+        crate::config::check_table_name(table)?;
         self.table = table.to_string();
-        self
+        Ok(self)
     }
 
     /// How long to wait for another runner's lock before failing (default 10 minutes).
@@ -259,6 +265,7 @@ impl<'m> Migrator<'m> {
             .migrations
             .graph()
             .upgrade_plan(&self.target, &applied)?;
+        self.check_sql(&plan, Direction::Upgrade, session.backend())?;
         let refusal = self.refusal(&verification);
         if plan.is_empty() && refusal.is_none() {
             return Ok(self.report(
@@ -293,6 +300,7 @@ impl<'m> Migrator<'m> {
             .graph()
             .upgrade_plan(&self.target, &applied)?;
         self.check_steps(&plan, Direction::Upgrade)?;
+        self.check_sql(&plan, Direction::Upgrade, session.backend())?;
         let steps = run::plan(session, self, &plan, Direction::Upgrade)
             .await
             .map_err(Error::Revision)?;
@@ -330,11 +338,14 @@ impl<'m> Migrator<'m> {
         target: Target,
         started: Instant,
     ) -> Result<Report, Error> {
+        // Planned without the lock first, so a plan that cannot run is refused before anything is
+        // locked or written; the locked run plans again from what it reads under the lock.
+        let history = self.read(session).await?.unwrap_or_default();
+        let applied = history.applied_versions();
+        let plan = self.migrations.graph().downgrade_plan(&target, &applied)?;
+        self.check_steps(&plan, Direction::Downgrade)?;
+        self.check_sql(&plan, Direction::Downgrade, session.backend())?;
         if self.dry_run {
-            let history = self.read(session).await?.unwrap_or_default();
-            let applied = history.applied_versions();
-            let plan = self.migrations.graph().downgrade_plan(&target, &applied)?;
-            self.check_steps(&plan, Direction::Downgrade)?;
             return Ok(self.planned(Direction::Downgrade, &plan, started, &applied));
         }
         self.locked(session, |this, session| {
@@ -343,6 +354,7 @@ impl<'m> Migrator<'m> {
                 let mut applied = history.applied_versions();
                 let plan = this.migrations.graph().downgrade_plan(&target, &applied)?;
                 this.check_steps(&plan, Direction::Downgrade)?;
+                this.check_sql(&plan, Direction::Downgrade, session.backend())?;
                 let steps = run::plan(session, this, &plan, Direction::Downgrade)
                     .await
                     .map_err(Error::Revision)?;
@@ -756,6 +768,22 @@ impl<'m> Migrator<'m> {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a plan whose SQL would not run as written in the live database's dialect (an
+    /// unclosed comment or string, a `DELIMITER` line, transaction control in a transactional
+    /// revision): the same problems `cargo dbmigrate check` reports, before anything runs.
+    fn check_sql(
+        &self,
+        plan: &[&Revision],
+        direction: Direction,
+        backend: crate::Backend,
+    ) -> Result<(), Error> {
+        let sections = match direction {
+            Direction::Upgrade => crate::sql::lint::Sections::Upgrade,
+            Direction::Downgrade => crate::sql::lint::Sections::Downgrade,
+        };
+        crate::sql::lint::refuse(plan.iter().copied(), sections, backend).map_err(Error::Revisions)
     }
 
     fn planned(

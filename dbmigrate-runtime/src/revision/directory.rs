@@ -19,9 +19,14 @@ pub struct RevisionSource<'a> {
 
 /// Reads every revision file under `dir` (recursively, as refinery does), collecting every problem
 /// instead of stopping at the first. Revisions come back sorted by version.
+///
+/// A file named like a revision must be a regular file inside `dir`: one that resolves (through
+/// symlinks) outside it, or a FIFO, socket or device, is reported and never read, so its contents
+/// cannot reach `check`'s or `show`'s output (and reading a FIFO cannot hang).
 pub fn load_directory(dir: &Path, width: VersionWidth) -> (Vec<Revision>, Vec<RevisionError>) {
     let mut problems = Vec::new();
     let mut sources = Vec::new();
+    let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = match entry {
             Ok(entry) => entry,
@@ -34,13 +39,18 @@ pub fn load_directory(dir: &Path, width: VersionWidth) -> (Vec<Revision>, Vec<Re
                 continue;
             }
         };
-        // A symlink counts as a file unless it points at a directory, so a dangling or looping link is
-        // reported as unreadable rather than silently skipped.
-        let is_file =
-            entry.file_type().is_file() || (entry.path_is_symlink() && !entry.path().is_dir());
         let candidate = entry.file_name().to_str().is_none_or(is_candidate);
-        if !is_file || !candidate {
+        if !candidate || entry.file_type().is_dir() {
             continue;
+        }
+        match regular_file_inside(entry.path(), &root) {
+            Ok(true) => {}
+            // A symlink to a directory is not a file to read, as a directory is not.
+            Ok(false) => continue,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
         }
         match std::fs::read(entry.path()) {
             Ok(bytes) => sources.push(RevisionSource {
@@ -56,6 +66,56 @@ pub fn load_directory(dir: &Path, width: VersionWidth) -> (Vec<Revision>, Vec<Re
     let (revisions, more) = parse_sources(sources, width);
     problems.extend(more);
     (revisions, problems)
+}
+
+/// Whether `path` (a file in the revision directory `root`, canonical) is a regular file to read:
+/// `Ok(false)` for a directory; an error for a file outside `root` or one that is not regular. A
+/// dangling or looping symlink passes, so reading it reports it as unreadable.
+fn regular_file_inside(path: &Path, root: &Path) -> Result<bool, RevisionError> {
+    let Ok(target) = path.canonicalize() else {
+        return Ok(true);
+    };
+    if !target.starts_with(root) {
+        return Err(RevisionError::OutsideDirectory {
+            path: path.to_path_buf(),
+            target,
+        });
+    }
+    let Ok(metadata) = std::fs::metadata(&target) else {
+        return Ok(true);
+    };
+    if metadata.is_dir() {
+        return Ok(false);
+    }
+    if metadata.is_file() {
+        return Ok(true);
+    }
+    Err(RevisionError::NotARegularFile {
+        path: path.to_path_buf(),
+        kind: special_kind(&metadata.file_type()),
+    })
+}
+
+/// What a file that is neither regular nor a directory is, for messages.
+fn special_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+    }
+    let _ = file_type;
+    "a special file"
 }
 
 /// Parses revision files already in memory, then links header-less (adopted refinery) files into a

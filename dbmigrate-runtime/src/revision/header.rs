@@ -20,6 +20,7 @@
 use std::path::Path;
 
 use super::RevisionKind;
+use crate::backend::Backend;
 use crate::error::{Location, RevisionError};
 
 const KEYS: [&str; 4] = ["Message", "Revises", "Created", "Transaction"];
@@ -61,12 +62,12 @@ pub struct Section {
 }
 
 impl Section {
-    /// Whether the section holds anything but whitespace and comments.
+    /// Whether the section holds no statement in any dialect: only whitespace, comments and
+    /// semicolons.
     pub fn is_blank(&self) -> bool {
-        self.text.lines().all(|l| {
-            let l = l.trim();
-            l.is_empty() || l.starts_with("--")
-        })
+        Backend::ALL
+            .iter()
+            .all(|&backend| !crate::sql::has_statement(&self.text, backend))
     }
 }
 
@@ -157,11 +158,104 @@ fn section(lines: &[&str], start: usize, end: usize) -> Section {
     }
 }
 
+/// The section a marker line opens. dbmate's `-- migrate:up` and `-- migrate:down` are taken as
+/// aliases, so a dbmate file reads as its author meant it.
 fn marker(content: &str) -> Option<&'static str> {
     let rest = content.strip_prefix("--")?.trim();
-    [UPGRADE_MARKER, DOWNGRADE_MARKER]
-        .into_iter()
-        .find(|m| rest.eq_ignore_ascii_case(m))
+    [
+        (UPGRADE_MARKER, UPGRADE_MARKER),
+        (DOWNGRADE_MARKER, DOWNGRADE_MARKER),
+        ("migrate:up", UPGRADE_MARKER),
+        ("migrate:down", DOWNGRADE_MARKER),
+    ]
+    .into_iter()
+    .find(|(spelling, _)| rest.eq_ignore_ascii_case(spelling))
+    .map(|(_, marker)| marker)
+}
+
+/// What to write instead of a comment line that looks like a section marker but is not one
+/// (`-- migrate: downgrade`, `-- migrate:upgarde`, dbmate's options, sql-migrate's and goose's
+/// markers). A comment that merely starts with the word (`-- migrate the users`) is not one.
+fn near_marker(content: &str) -> Option<String> {
+    if marker(content).is_some() {
+        return None;
+    }
+    let rest = content.strip_prefix("--")?.trim().to_ascii_lowercase();
+    let upgrade = || format!("write `-- {UPGRADE_MARKER}` to start the upgrade section");
+    let downgrade = || format!("write `-- {DOWNGRADE_MARKER}` to start the downgrade section");
+    let either = || {
+        format!(
+            "write `-- {UPGRADE_MARKER}` or `-- {DOWNGRADE_MARKER}` exactly, on a line of its own"
+        )
+    };
+    let direction = |words: &str| {
+        let first = words
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .find(|w| !w.is_empty())
+            .unwrap_or("");
+        let close = |known: &str| strsim::damerau_levenshtein(first, known) <= 2;
+        if first.starts_with("up") || close("upgrade") {
+            Some(true)
+        } else if first.starts_with("down") || close("downgrade") || first == "rollback" {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let advice = |up: Option<bool>| match up {
+        Some(true) => upgrade(),
+        Some(false) => downgrade(),
+        None => either(),
+    };
+    // Other tools' markers: sql-migrate's `-- +migrate Up`, goose's `-- +goose Down`.
+    if let Some(tool) = rest.strip_prefix('+') {
+        let (name, words) = tool.split_once(char::is_whitespace).unwrap_or((tool, ""));
+        if !matches!(name, "migrate" | "goose") {
+            return None;
+        }
+        let words = words.trim();
+        if words.starts_with("statementbegin") || words.starts_with("statementend") {
+            return Some(
+                "remove it: dbmigrate keeps a `BEGIN ... END` body whole, semicolons inside it included".into(),
+            );
+        }
+        if words.contains("notransaction") || words.contains("no transaction") {
+            return Some("write `-- Transaction: none` in the header instead".into());
+        }
+        return Some(advice(direction(words)));
+    }
+    let (key, value, colon) = match rest.split_once(':') {
+        Some((key, value)) => (key.trim(), value.trim(), true),
+        None => {
+            let key_len = rest
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(rest.len());
+            let (key, value) = rest.split_at(key_len);
+            (
+                key,
+                value.trim_start_matches([' ', '\t', '-', '_', '=', '.']),
+                false,
+            )
+        }
+    };
+    let looks_like_migrate = key.len() >= 5
+        && !key.contains(char::is_whitespace)
+        && strsim::damerau_levenshtein(key, "migrate") <= 2;
+    if !looks_like_migrate {
+        return None;
+    }
+    // Without a colon, only `migrate up` and the like: `-- migrate the users table` is prose.
+    let up = direction(value);
+    if !colon && up.is_none() {
+        return None;
+    }
+    let mut advice = advice(up);
+    // dbmate's options follow its marker: `-- migrate:up transaction:false`.
+    if value.contains("transaction:false") {
+        advice
+            .push_str(", and `-- Transaction: none` in the header to run it outside a transaction");
+    }
+    Some(advice)
 }
 
 fn key_value(comment_text: &str) -> Option<(&str, &str)> {
@@ -274,6 +368,17 @@ fn split_sections<'a>(
     body_start: usize,
     content: impl Fn(usize) -> &'a str,
 ) -> Result<(Section, Option<Section>), RevisionError> {
+    // Anywhere in the file, header included: a near miss would silently leave the SQL below it in
+    // the section above.
+    if let Some((index, suggestion)) =
+        (0..lines.len()).find_map(|i| near_marker(content(i)).map(|s| (i, s)))
+    {
+        return Err(RevisionError::BadSectionMarker {
+            location: Location::line(path, line_number(index)),
+            found: content(index).to_string(),
+            suggestion,
+        });
+    }
     let mut upgrade_at = None;
     let mut downgrade_at = None;
     for index in body_start..lines.len() {
@@ -396,6 +501,77 @@ mod tests {
                 }
                 other => panic!("{text:?} gave {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn dbmates_markers_are_aliases() {
+        let parsed =
+            parse("-- migrate:up\nCREATE TABLE t(id int);\n-- migrate:down\nDROP TABLE t;\n")
+                .unwrap();
+        assert_eq!(parsed.upgrade.text, "CREATE TABLE t(id int);\n");
+        assert_eq!(parsed.downgrade.unwrap().text, "DROP TABLE t;\n");
+        // The spellings accepted before stay accepted.
+        let parsed =
+            parse("-- Revises: 1\n--migrate:upgrade\nSELECT 1;\n-- MIGRATE:DOWNGRADE\nSELECT 2;\n")
+                .unwrap();
+        assert_eq!(parsed.downgrade.unwrap().text, "SELECT 2;\n");
+    }
+
+    #[test]
+    fn a_near_miss_marker_is_an_error_with_a_suggestion() {
+        for (line, suggestion) in [
+            ("-- migrate: downgrade", "`-- migrate:downgrade`"),
+            ("-- migrate:upgarde", "`-- migrate:upgrade`"),
+            ("-- migrate:downgrade;", "`-- migrate:downgrade`"),
+            ("-- migrate-down", "`-- migrate:downgrade`"),
+            ("-- migrate up", "`-- migrate:upgrade`"),
+            ("-- migrat:downgrade", "`-- migrate:downgrade`"),
+            ("-- migrate:rollback", "`-- migrate:downgrade`"),
+            (
+                "-- migrate:",
+                "`-- migrate:upgrade` or `-- migrate:downgrade`",
+            ),
+            ("-- migrate:up transaction:false", "`-- Transaction: none`"),
+            ("-- +migrate Down", "`-- migrate:downgrade`"),
+            ("-- +goose Up", "`-- migrate:upgrade`"),
+            (
+                "-- +goose StatementBegin",
+                "keeps a `BEGIN ... END` body whole",
+            ),
+        ] {
+            let text = format!(
+                "-- Revises: 1\n-- migrate:upgrade\nCREATE TABLE t(id int);\n{line}\nDROP TABLE t;\n"
+            );
+            match parse(&text) {
+                Err(RevisionError::BadSectionMarker {
+                    location,
+                    found,
+                    suggestion: advice,
+                }) => {
+                    assert_eq!((location.line, found.as_str()), (Some(4), line));
+                    assert!(advice.contains(suggestion), "{line}: {advice}");
+                }
+                other => panic!("{line:?} gave {other:?}"),
+            }
+        }
+        // In the header too, where it would otherwise pass for a free comment.
+        assert!(matches!(
+            parse("-- Revises: 1\n-- migrate: upgrade\nCREATE TABLE t(id int);\n"),
+            Err(RevisionError::BadSectionMarker { .. })
+        ));
+    }
+
+    #[test]
+    fn prose_that_starts_with_migrate_is_a_comment() {
+        for line in [
+            "-- migrate the users table to the new layout",
+            "-- Migration: adds users",
+            "-- migrations are applied in order",
+            "-- TODO: migrate:upgrade later",
+        ] {
+            let text = format!("-- Revises: 1\n{line}\nCREATE TABLE t(id int);\n");
+            assert!(parse(&text).is_ok(), "{line}");
         }
     }
 

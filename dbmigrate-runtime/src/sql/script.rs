@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
+use super::lint::{self, Sections};
 use crate::backend::Backend;
+use crate::config::{TableNameError, check_table_name};
+use crate::error::Problems;
 use crate::revision::{Revision, RevisionKind, VersionWidth};
 
 /// Why a script cannot be written.
@@ -31,6 +34,13 @@ pub enum ScriptError {
         /// Its file.
         path: std::path::PathBuf,
     },
+    /// The history table's name cannot be used.
+    #[error(transparent)]
+    Table(#[from] TableNameError),
+    /// The SQL of a revision in the plan would not run as written in this dialect (see
+    /// [`super::lint`]).
+    #[error(transparent)]
+    Sql(#[from] Problems),
 }
 
 /// The current UTC time as RFC 3339 (what refinery stores in `applied_on`), computed by the database
@@ -68,7 +78,8 @@ pub enum ScriptDirection {
 
 /// Prints the SQL that moves a database through `plan` (in the order given), each revision followed
 /// by its history statement, inside a transaction where the backend has transactional DDL and the
-/// revision allows one.
+/// revision allows one. Refuses, as the migrator would, a table name that cannot be used and SQL
+/// that would not run as written in `backend`'s dialect.
 pub fn script(
     plan: &[&Revision],
     direction: ScriptDirection,
@@ -76,6 +87,7 @@ pub fn script(
     table: &str,
     width: VersionWidth,
 ) -> Result<String, ScriptError> {
+    check_table_name(table)?;
     for revision in plan {
         if revision.kind == RevisionKind::Rust {
             return Err(ScriptError::RustStep {
@@ -90,6 +102,12 @@ pub fn script(
             });
         }
     }
+    let sections = match direction {
+        ScriptDirection::Upgrade => Sections::Upgrade,
+        ScriptDirection::Downgrade => Sections::Downgrade,
+    };
+    lint::refuse(plan.iter().copied(), sections, backend)?;
+    let quoted = backend.quote_identifier(table);
     let mut out = String::new();
     let verb = match direction {
         ScriptDirection::Upgrade => "upgrade",
@@ -112,7 +130,7 @@ pub fn script(
             ScriptDirection::Upgrade => (
                 &revision.upgrade,
                 format!(
-                    "INSERT INTO {table} (version, name, applied_on, checksum) VALUES ({}, {}, {}, {});",
+                    "INSERT INTO {quoted} (version, name, applied_on, checksum) VALUES ({}, {}, {}, {});",
                     revision.version,
                     backend.string_literal(&revision.name),
                     now_expression(backend),
@@ -121,7 +139,7 @@ pub fn script(
             ),
             ScriptDirection::Downgrade => (
                 revision.downgrade.as_ref().unwrap_or(&revision.upgrade),
-                format!("DELETE FROM {table} WHERE version = {};", revision.version),
+                format!("DELETE FROM {quoted} WHERE version = {};", revision.version),
             ),
         };
         let transactional = backend.transactional_ddl() && revision.transactional();
@@ -191,7 +209,7 @@ mod tests {
         .unwrap();
         let checksum = revisions[0].checksum(VersionWidth::I32);
         assert!(pg.contains(&format!(
-            "-- Revision 1: users (V1__users.sql)\nBEGIN;\nCREATE TABLE users (id INT);\nINSERT INTO refinery_schema_history \
+            "-- Revision 1: users (V1__users.sql)\nBEGIN;\nCREATE TABLE users (id INT);\nINSERT INTO \"refinery_schema_history\" \
              (version, name, applied_on, checksum) VALUES (1, 'users', to_char(now() AT TIME ZONE 'UTC', \
              'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '{checksum}');\nCOMMIT;\n"
         )), "{pg}");
@@ -214,9 +232,50 @@ mod tests {
         )
         .unwrap();
         assert!(
-            down.contains("BEGIN;\nDROP TABLE users;\nDELETE FROM h WHERE version = 1;\nCOMMIT;"),
+            down.contains(
+                "BEGIN;\nDROP TABLE users;\nDELETE FROM \"h\" WHERE version = 1;\nCOMMIT;"
+            ),
             "{down}"
         );
+    }
+
+    #[test]
+    fn refuses_hostile_table_names_and_sql_that_would_not_run_as_written() {
+        let revisions = revisions(&[
+            ("V1__a.sql", "CREATE TABLE a (id INT);\n"),
+            (
+                "V2__b.sql",
+                "-- Revises: 1\n/* a /* b */\nCREATE TABLE b (id INT);\n",
+            ),
+        ]);
+        let plan: Vec<&Revision> = revisions.iter().collect();
+        let print = |table: &str, backend: Backend, plan: &[&Revision]| {
+            script(
+                plan,
+                ScriptDirection::Upgrade,
+                backend,
+                table,
+                VersionWidth::I32,
+            )
+        };
+        for table in ["x(a); DROP TABLE victim; --", "a\"b", &"h".repeat(54)] {
+            assert!(
+                matches!(
+                    print(table, Backend::Sqlite, &plan[..1]),
+                    Err(ScriptError::Table(_))
+                ),
+                "{table}"
+            );
+        }
+        let refused = print("h", Backend::Postgres, &plan).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("V2__b.sql:2: this block comment is never closed"),
+            "{refused}"
+        );
+        // MySQL does not nest comments: the same file is sound there.
+        assert!(print("h", Backend::MySql, &plan).is_ok());
     }
 
     #[test]

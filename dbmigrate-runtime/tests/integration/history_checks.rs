@@ -1,8 +1,8 @@
 //! The history is verified before anything is applied: divergent files, missing files, revisions
 //! out of order, rows edited or deleted by hand. Each is reported precisely and nothing runs.
 
+use dbmigrate_runtime::Migrator;
 use dbmigrate_runtime::migrator::Error;
-use dbmigrate_runtime::{Backend, Migrator};
 
 use crate::support::{on_every_backend, revisions};
 
@@ -151,8 +151,12 @@ on_every_backend! {
 on_every_backend! {
     async fn a_database_migrated_by_refinery_alone_is_adopted(db) {
         // refinery's table without dbmigrate's side table, with rows written the way refinery does.
-        let table = Backend::Postgres.create_history_table("refinery_schema_history", dbmigrate_runtime::VersionWidth::I32);
-        db.execute(&table).await;
+        // refinery's own DDL, the same text on every database, with the name unquoted.
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS refinery_schema_history(version INT4 PRIMARY KEY, name VARCHAR(255), \
+             applied_on VARCHAR(255), checksum VARCHAR(255))",
+        )
+        .await;
         db.execute("CREATE TABLE one (id INTEGER PRIMARY KEY)").await;
         let checksum = refinery_core::Migration::unapplied("V1__one", ONE.1).unwrap().checksum();
         db.execute(&format!(

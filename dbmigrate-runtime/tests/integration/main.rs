@@ -27,7 +27,13 @@ mod real_cause;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod refinery_judge;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod server_parser;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql_text;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod table_names;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod upgrade;
 

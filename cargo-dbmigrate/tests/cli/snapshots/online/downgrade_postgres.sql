@@ -4,12 +4,12 @@
 -- Revision 2: add teams (migrations/V2__add_teams.sql)
 BEGIN;
 DROP TABLE teams;
-DELETE FROM refinery_schema_history WHERE version = 2;
+DELETE FROM "refinery_schema_history" WHERE version = 2;
 COMMIT;
 
 -- Revision 1: create users (migrations/V1__create_users.sql)
 BEGIN;
 DROP TABLE users;
-DELETE FROM refinery_schema_history WHERE version = 1;
+DELETE FROM "refinery_schema_history" WHERE version = 1;
 COMMIT;
 

@@ -1,14 +1,14 @@
 -- dbmigrate upgrade script for MySQL/MariaDB: 2 revision(s)
 -- Review it before running it. The history table is refinery's `refinery_schema_history`.
 
-CREATE TABLE IF NOT EXISTS refinery_schema_history(version INT4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255));
+CREATE TABLE IF NOT EXISTS `refinery_schema_history`(version INT4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255));
 
 -- Revision 1: create users (migrations/V1__create_users.sql)
 CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100));
-INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (1, 'create_users', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '14332227939578249307');
+INSERT INTO `refinery_schema_history` (version, name, applied_on, checksum) VALUES (1, 'create_users', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '14332227939578249307');
 
 -- Revision 2: add teams (migrations/V2__add_teams.sql)
 CREATE TABLE teams (id INTEGER PRIMARY KEY, name VARCHAR(100));
 INSERT INTO teams (id, name) VALUES (1, 'red');
-INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (2, 'add_teams', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '10715608466266897026');
+INSERT INTO `refinery_schema_history` (version, name, applied_on, checksum) VALUES (2, 'add_teams', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '10715608466266897026');
 
