@@ -391,6 +391,11 @@ pub struct DatabaseOptions {
     /// Seconds to keep retrying while the database refuses connections (default 30).
     #[arg(long, value_name = "SECONDS")]
     pub connect_timeout: Option<f64>,
+    /// Seconds one revision may take on PostgreSQL or MySQL before dbmigrate gives up on it,
+    /// closes its connection (the server rolls back what it had not committed) and reports what
+    /// did commit (default: no limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub revision_timeout: Option<f64>,
     /// Apply unapplied revisions older than the newest applied one instead of refusing.
     #[arg(long)]
     pub allow_out_of_order: bool,

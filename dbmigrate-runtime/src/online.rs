@@ -50,6 +50,8 @@ pub struct Options {
     pub lock_timeout_secs: Option<f64>,
     /// Seconds to keep retrying while the database refuses connections.
     pub connect_timeout_secs: Option<f64>,
+    /// Seconds one revision may take before it is given up on.
+    pub revision_timeout_secs: Option<f64>,
     /// Apply unapplied revisions older than the newest applied one.
     pub allow_out_of_order: bool,
     /// Apply even though applied revisions' files changed.
@@ -217,6 +219,9 @@ async fn run_on(request: &Request, migrations: &Migrations, pool: &BackendPool) 
     }
     if let Some(timeout) = seconds(options.connect_timeout_secs) {
         migrator = migrator.connect_timeout(timeout);
+    }
+    if let Some(timeout) = seconds(options.revision_timeout_secs) {
+        migrator = migrator.revision_timeout(timeout);
     }
     let target = |text: &str| text.parse::<Target>();
     let result: Result<Outcome, Error> = async {

@@ -40,6 +40,7 @@ pub(crate) fn execute(
             table: database.table.clone(),
             lock_timeout_secs: database.lock_timeout,
             connect_timeout_secs: database.connect_timeout,
+            revision_timeout_secs: database.revision_timeout,
             allow_out_of_order: database.allow_out_of_order,
             ignore_divergent: database.ignore_divergent,
             ignore_missing: database.ignore_missing,

@@ -121,7 +121,7 @@ on_every_backend! {
 error: upgrade of revision 3 (migrations/V3__broken.sql) failed at line 3, statement 2 of 2:
   INSERT INTO nowhere VALUES (1)
 [..]
-nothing of revision 3 was applied; 2 applied before it (1, 2) stay applied. Fix the revision and run again
+nothing of revision 3 was applied; 2 applied before it (1, 2) stay applied. Fix the revision and run `cargo dbmigrate upgrade` again
 
 "#]]);
         assert_eq!(db.applied_versions().await, [1, 2]);

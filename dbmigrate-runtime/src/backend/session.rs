@@ -167,6 +167,11 @@ impl Session {
         self.poisoned = true;
     }
 
+    /// Whether the connection was marked unfit for reuse.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     /// Ends the server's side of another, lost connection of this program (`server_session`) and
     /// waits, until `deadline`, for it to be gone; returns whether it is. Until it is, whatever it
     /// was doing (a commit in flight) may still land.

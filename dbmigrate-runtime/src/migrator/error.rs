@@ -373,6 +373,8 @@ pub enum FailureCause {
     TransactionLost,
     /// The revision ran, and writing its history (refinery's row, the side table's) failed.
     Recording(sqlx::Error),
+    /// The revision did not finish within the revision timeout; its connection was closed.
+    TimedOut(Duration),
 }
 
 /// Whether an error means the connection to the database is gone (reset, closed, broken mid-message),
@@ -401,19 +403,21 @@ impl FailureCause {
                 .downcast_ref::<crate::data::DataError>()
                 .and_then(crate::data::DataError::database_error)
                 .or_else(|| error.downcast_ref::<sqlx::Error>()),
-            Self::TransactionLost => None,
+            Self::TransactionLost | Self::TimedOut(_) => None,
         }
     }
 
-    /// Whether the connection was lost during the revision.
+    /// Whether the connection was lost during the revision (or given up on, past the revision
+    /// timeout): what was in flight may or may not have committed.
     pub fn is_connection_lost(&self) -> bool {
-        self.database_error().is_some_and(is_connection_lost)
+        matches!(self, Self::TimedOut(_)) || self.database_error().is_some_and(is_connection_lost)
     }
 
     /// What kind of cause this is: the revision's own, or something around it.
     pub fn diagnosis(&self) -> Diagnosis {
         match self {
             Self::TransactionLost => Diagnosis::Revision,
+            Self::TimedOut(_) => Diagnosis::Cancelled,
             Self::Step(_) => self
                 .database_error()
                 .map_or(Diagnosis::Revision, Diagnosis::of),
@@ -448,6 +452,12 @@ impl fmt::Display for FailureCause {
                 f,
                 "the revision ran, but writing its history failed: {}",
                 super::diagnosis::render(e)
+            ),
+            Self::TimedOut(limit) => write!(
+                f,
+                "the revision did not finish within the revision timeout ({} s), so dbmigrate closed its connection \
+                 (the server rolls back what it had not committed)",
+                limit.as_secs_f64()
             ),
         }
     }
@@ -599,6 +609,11 @@ impl RevisionFailure {
                     state = crate::backend::state_table(&self.table),
                 )
             }
+            (Committed::Nothing, _) if matches!(self.cause, FailureCause::TimedOut(_)) => write!(
+                f,
+                "Find out why it took so long (a lock it waited for, a network that stopped answering); raise the \
+                 revision timeout or split the revision if it needs longer, then run `cargo dbmigrate {command}` again"
+            ),
             (Committed::Nothing, _) => write!(f, "{}", self.cause.diagnosis().next_step(command)),
             (Committed::Whole, _) => {
                 write!(

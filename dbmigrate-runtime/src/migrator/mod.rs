@@ -70,6 +70,7 @@ pub struct Migrator<'m> {
     allow_out_of_order: bool,
     dry_run: bool,
     progress: Option<Arc<ProgressFn>>,
+    revision_timeout: Option<Duration>,
 }
 
 impl<'m> Migrator<'m> {
@@ -87,6 +88,7 @@ impl<'m> Migrator<'m> {
             allow_out_of_order: false,
             dry_run: false,
             progress: None,
+            revision_timeout: None,
         }
     }
 
@@ -143,6 +145,16 @@ impl<'m> Migrator<'m> {
     /// Report what would run without running anything or taking the lock.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// How long one revision may take on PostgreSQL or MySQL before dbmigrate gives up on it
+    /// (default: no limit). Past it, the revision's connection is closed, which makes the server
+    /// roll back what the revision had not committed, and the history is read again on a new
+    /// connection to report what did commit. This is what ends a run whose network stopped
+    /// answering without closing. SQLite runs statements in this process and is not interrupted.
+    pub fn revision_timeout(mut self, timeout: Duration) -> Self {
+        self.revision_timeout = Some(timeout);
         self
     }
 
@@ -682,6 +694,11 @@ impl<'m> Migrator<'m> {
         {
             session.poison();
         }
+        if session.is_poisoned() {
+            // The connection is broken or mid-message; closing it (the session still counts as
+            // locked) is what frees the lock on the server.
+            return result;
+        }
         if let Err(error) = lock::release(session).await {
             // The session still counts as locked, so it is closed rather than pooled, and closing it
             // is what frees the lock on the server: the work itself stands as done.
@@ -816,6 +833,10 @@ impl<'m> Migrator<'m> {
             elapsed: started.elapsed(),
             current: status::current_heads(self.migrations.graph(), applied),
         }
+    }
+
+    pub(crate) fn revision_timeout_limit(&self) -> Option<Duration> {
+        self.revision_timeout
     }
 
     pub(crate) fn progress(&self) -> Option<&ProgressFn> {

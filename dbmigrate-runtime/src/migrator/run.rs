@@ -129,7 +129,7 @@ pub(super) async fn plan(
             };
             let hands_off = handoff.next_marker.is_some();
             let deferred = defer_times.then_some(&mut times);
-            match revision(
+            let running = revision(
                 session,
                 migrator,
                 plan[index],
@@ -137,9 +137,20 @@ pub(super) async fn plan(
                 direction,
                 handoff,
                 deferred,
-            )
-            .await
-            {
+            );
+            let outcome = match migrator.revision_timeout_limit() {
+                Some(limit) if backend != Backend::Sqlite => {
+                    match tokio::time::timeout(limit, running).await {
+                        Ok(outcome) => outcome,
+                        // The revision's future is dropped mid-way: its connection is in an unknown
+                        // state and is closed (see `Migrator::locked`), which ends its transaction.
+                        Err(_) => Err(Runner::new(migrator, backend, plan[index], direction)
+                            .failure(None, FailureCause::TimedOut(limit), Committed::Unknown)),
+                    }
+                }
+                _ => running.await,
+            };
+            match outcome {
                 Ok(step) => {
                     marker_written = hands_off;
                     done.push(step);
@@ -149,7 +160,12 @@ pub(super) async fn plan(
                         // sqlx still counts the transaction SQLite abandoned as open.
                         session.poison();
                     }
-                    write_times(session, migrator, &times).await;
+                    if failure.cause.is_connection_lost() {
+                        // Nothing more can go through this connection (it may hang, mid-message).
+                        session.poison();
+                    } else {
+                        write_times(session, migrator, &times).await;
+                    }
                     failure.completed = done;
                     return Err(failure);
                 }

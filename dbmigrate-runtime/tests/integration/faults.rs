@@ -154,3 +154,78 @@ async fn a_connection_lost_mid_revision_is_a_clean_error_and_nothing_is_recorded
 async fn a_connection_lost_mid_revision_is_a_clean_error_and_nothing_is_recorded_mysql() {
     connection_lost_mid_revision(Server::MySql).await;
 }
+
+/// Writes a row, tells the test it is under way, waits for the test to stall the network, then
+/// sends a statement whose answer never comes.
+fn stalled_writer<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
+    Box::pin(async move {
+        cx.execute("INSERT INTO marks (id) VALUES (?)", &[1.into()])
+            .await?;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        cx.execute("INSERT INTO marks (id) VALUES (?)", &[2.into()])
+            .await?;
+        Ok(())
+    })
+}
+
+async fn a_stalled_connection_is_given_up(server: Server) {
+    use dbmigrate_runtime::migrator::{Committed, Recheck};
+    use dbmigrate_test_support::fault_proxy::FaultProxy;
+
+    let db = TestDb::new(server).await;
+    let migrations = revisions(&[
+        (
+            "V1__marks.sql",
+            "CREATE TABLE marks (id INTEGER PRIMARY KEY);\n",
+        ),
+        ("V2__stalls.rs", "//! Revises: 1\n"),
+    ])
+    .with_rust_steps(&[RustStep {
+        version: 2,
+        upgrade: stalled_writer,
+        downgrade: None,
+    }]);
+    let migrations: &'static dbmigrate_runtime::Migrations = Box::leak(Box::new(migrations));
+    let proxy = FaultProxy::in_front_of(&db.url).await;
+    let pool = BackendPool::connect_lazy(&proxy.url(&db.url), 1).unwrap();
+    let started = std::time::Instant::now();
+    let run = tokio::spawn(async move {
+        Migrator::new(migrations)
+            .revision_timeout(Duration::from_secs(2))
+            .upgrade(&pool)
+            .await
+    });
+    db.wait_for_table("marks").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The network stops answering without closing: without a timeout the run would wait a minute.
+    proxy.stall_open_connections(Duration::from_secs(60));
+    let error = run.await.unwrap().unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "gave up after {took:?}");
+    let Error::Revision(failure) = &error else {
+        panic!("{error}")
+    };
+    let text = error.to_string();
+    assert_eq!(failure.version, 2, "{text}");
+    assert!(text.contains("revision timeout (2 s)"), "{text}");
+    assert_eq!(failure.recheck, Some(Recheck::Confirmed), "{text}");
+    assert_eq!(failure.committed, Committed::Nothing, "{text}");
+    assert_eq!(db.applied_versions().await, [1]);
+    // The lost session is gone, its row with it; the next run applies the revision.
+    assert_eq!(db.integer("SELECT COUNT(*) FROM marks").await, 0);
+    Migrator::new(migrations)
+        .lock_timeout(Duration::from_secs(10))
+        .upgrade(&db.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_connection_is_given_up_after_the_revision_timeout_postgres() {
+    a_stalled_connection_is_given_up(Server::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_connection_is_given_up_after_the_revision_timeout_mysql() {
+    a_stalled_connection_is_given_up(Server::MySql).await;
+}

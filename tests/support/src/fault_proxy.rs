@@ -52,8 +52,6 @@ struct Shared {
     client_messages: AtomicUsize,
     server_messages: AtomicUsize,
     tripped: AtomicBool,
-    /// Nothing is forwarded, either way, until then.
-    stalled_until: Mutex<Option<tokio::time::Instant>>,
     /// New connections are closed at once.
     refusing: AtomicBool,
 }
@@ -63,9 +61,18 @@ pub struct FaultProxy {
     address: SocketAddr,
     protocol: Protocol,
     shared: Arc<Shared>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    connections: Arc<Mutex<Vec<Link>>>,
     listener: JoinHandle<()>,
 }
+
+/// One proxied connection.
+struct Link {
+    task: JoinHandle<()>,
+    /// Nothing is forwarded on it, either way, until then.
+    stall: Stall,
+}
+
+type Stall = Arc<Mutex<Option<tokio::time::Instant>>>;
 
 impl FaultProxy {
     /// Starts a proxy on a free local port, forwarding to `upstream` (`host:port`).
@@ -79,10 +86,9 @@ impl FaultProxy {
             client_messages: AtomicUsize::new(0),
             server_messages: AtomicUsize::new(0),
             tripped: AtomicBool::new(false),
-            stalled_until: Mutex::new(None),
             refusing: AtomicBool::new(false),
         });
-        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let connections: Arc<Mutex<Vec<Link>>> = Arc::default();
         let upstream = upstream.to_string();
         let (accepting, registry) = (shared.clone(), connections.clone());
         let listener = tokio::spawn(async move {
@@ -95,8 +101,18 @@ impl FaultProxy {
                     continue;
                 };
                 let _ = (client.set_nodelay(true), server.set_nodelay(true));
-                let link = tokio::spawn(relay(client, server, protocol, accepting.clone()));
-                registry.lock().expect("registry").push(link);
+                let stall = Stall::default();
+                let task = tokio::spawn(relay(
+                    client,
+                    server,
+                    protocol,
+                    accepting.clone(),
+                    stall.clone(),
+                ));
+                registry
+                    .lock()
+                    .expect("registry")
+                    .push(Link { task, stall });
             }
         });
         Self {
@@ -124,7 +140,6 @@ impl FaultProxy {
         self.shared.client_messages.store(0, Ordering::SeqCst);
         self.shared.server_messages.store(0, Ordering::SeqCst);
         self.shared.tripped.store(false, Ordering::SeqCst);
-        *self.shared.stalled_until.lock().expect("stall") = None;
     }
 
     /// Messages the client sent since the proxy was armed.
@@ -162,7 +177,16 @@ impl FaultProxy {
     /// Closes every connection through the proxy at once, as a failing network would.
     pub fn cut_all(&self) {
         for link in self.connections.lock().expect("registry").drain(..) {
-            link.abort();
+            link.task.abort();
+        }
+    }
+
+    /// Forwards nothing more, either way, on the connections open now, for `pause` (a network
+    /// that stops answering without closing); new connections are not affected.
+    pub fn stall_open_connections(&self, pause: Duration) {
+        let until = tokio::time::Instant::now() + pause;
+        for link in self.connections.lock().expect("registry").iter() {
+            *link.stall.lock().expect("stall") = Some(until);
         }
     }
 }
@@ -184,7 +208,13 @@ enum Stop {
 
 /// Relays one connection until either side closes or the fault cuts it; both sockets close when
 /// this returns.
-async fn relay(client: TcpStream, server: TcpStream, protocol: Protocol, shared: Arc<Shared>) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    protocol: Protocol,
+    shared: Arc<Shared>,
+    stall: Stall,
+) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     // Set by the client side when it asked for TLS: the server answers that with one bare byte.
@@ -196,6 +226,7 @@ async fn relay(client: TcpStream, server: TcpStream, protocol: Protocol, shared:
         protocol,
         shared.clone(),
         tls_requested.clone(),
+        stall.clone(),
     );
     let downstream = pump(
         server_read,
@@ -204,6 +235,7 @@ async fn relay(client: TcpStream, server: TcpStream, protocol: Protocol, shared:
         protocol,
         shared,
         tls_requested,
+        stall,
     );
     tokio::select! {
         _ = upstream => {}
@@ -224,6 +256,7 @@ async fn pump(
     protocol: Protocol,
     shared: Arc<Shared>,
     tls_requested: Arc<AtomicBool>,
+    stall: Stall,
 ) -> Stop {
     // PostgreSQL's first client messages (SSL request, startup) and the answer to an SSL request
     // have no type byte.
@@ -259,8 +292,8 @@ async fn pump(
             (Fault::Delay(delay), _) => tokio::time::sleep(delay).await,
             _ => {}
         }
-        let stall = *shared.stalled_until.lock().expect("stall");
-        if let Some(until) = stall {
+        let stalled = *stall.lock().expect("stall");
+        if let Some(until) = stalled {
             tokio::time::sleep_until(until).await;
         }
         if to.write_all(&message).await.is_err() {
@@ -274,8 +307,7 @@ async fn pump(
             }
             (Fault::StallAfterClientMessage(k, pause), Side::Client) if k == number => {
                 trip();
-                *shared.stalled_until.lock().expect("stall") =
-                    Some(tokio::time::Instant::now() + pause);
+                *stall.lock().expect("stall") = Some(tokio::time::Instant::now() + pause);
             }
             _ => {}
         }
