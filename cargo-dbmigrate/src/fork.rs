@@ -45,20 +45,20 @@ pub fn read_applied(
         project.config.table.clone(),
     )
     .map_err(|error| error.to_string())?;
-    let pool = BackendPool::connect_lazy(&url, 1).map_err(|error| error.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| error.to_string())?;
     let status = runtime.block_on(async {
+        // The pool belongs to the runtime, so it is made inside it.
+        let pool = BackendPool::connect_lazy(&url, 1).map_err(|error| error.to_string())?;
         let status = Migrator::new(&migrations)
             .connect_timeout(CONNECT_TIMEOUT)
             .status(&pool)
             .await;
         pool.close().await;
-        status
-    });
-    let status = status.map_err(|error| error.to_string())?;
+        status.map_err(|error| error.to_string())
+    })?;
     Ok(status
         .applied
         .into_iter()

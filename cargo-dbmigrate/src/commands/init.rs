@@ -137,11 +137,7 @@ fn init_directory_alone(
 ) -> Result<Exit, Error> {
     let mut report = Report::default();
     create_directory(&project.dir, &mut report)?;
-    let beside = project
-        .dir
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let beside = project.dir.parent().unwrap_or(Path::new(""));
     ignore_lock_files(
         &beside.join(".gitignore"),
         &|p| p.to_path_buf(),
@@ -528,7 +524,11 @@ fn list_missing_dependencies(manifest: &DocumentMut, shown: &Path, report: &mut 
     let skip = if notes.is_empty() {
         String::new()
     } else {
-        format!(", leaving out {} (already there)", notes.join(" and "))
+        let verb = if notes.len() == 1 { "is" } else { "are" };
+        format!(
+            "; {} {verb} already there: leave out those lines",
+            notes.join(" and ")
+        )
     };
     report.by_hand.push(format!(
         "  add to {} (choose the database backend{skip}):\n\n{lines}",

@@ -3,6 +3,8 @@
 //! `SNAPSHOTS=overwrite cargo test -p cargo-dbmigrate`; a plain run fails on any difference).
 
 mod check;
+mod completions;
+mod fork;
 mod help;
 mod init;
 mod listing;
@@ -11,4 +13,5 @@ mod new;
 mod online;
 mod project;
 mod rebase;
+mod refusal;
 mod support;
