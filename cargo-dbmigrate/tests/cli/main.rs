@@ -12,6 +12,7 @@ mod merge;
 mod new;
 mod online;
 mod project;
+mod readme;
 mod rebase;
 mod refusal;
 mod support;
