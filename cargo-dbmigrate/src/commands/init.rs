@@ -48,11 +48,10 @@ struct Report {
 /// Sets the package up; safe to run again.
 pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
     let project = Project::locate(&args.project)?;
-    let package = match (&project.package, &args.project.dir) {
-        (Some(package), _) => package.clone(),
-        (None, Some(_)) => return init_directory_alone(&project, args, output),
-        (None, None) => return Err(project.require_package().unwrap_err().into()),
-    };
+    if project.package.is_none() && args.project.dir.is_some() {
+        return init_directory_alone(&project, args, output);
+    }
+    let package = project.require_package()?.clone();
     let cwd = std::env::current_dir().map_err(ProjectError::CurrentDir)?;
     let show =
         |path: &Path| display_path(path, &cwd.canonicalize().unwrap_or_else(|_| cwd.clone()));
@@ -578,8 +577,11 @@ mod tests {
         let mut report = Report::default();
         add_settings(
             &mut manifest,
-            Path::new("migrations"),
-            None,
+            &Settings {
+                dir: Path::new("migrations"),
+                configured: None,
+                numbering: Numbering::Sequential,
+            },
             Path::new("Cargo.toml"),
             &mut report,
         );
@@ -606,5 +608,11 @@ mod tests {
                 .unwrap();
         assert!(depends_on_runtime(&manifest, "dependencies"));
         assert!(!depends_on_runtime(&manifest, "build-dependencies"));
+    }
+
+    #[test]
+    fn versions_are_required_as_major_and_minor() {
+        assert_eq!(version_requirement("0.1.7"), "0.1");
+        assert_eq!(version_requirement("1.2.0-rc.1"), "1.2");
     }
 }

@@ -11,6 +11,7 @@ mod listing;
 mod merge;
 mod new;
 mod online;
+mod packaging;
 mod project;
 mod readme;
 mod rebase;
