@@ -169,7 +169,24 @@ pub enum Command {
     /// their line endings (CRLF against LF); nothing else is touched.
     #[command(after_help = EXAMPLES_REPAIR, after_long_help = EXAMPLES_REPAIR)]
     Repair(RepairArgs),
+    /// Print a shell completion script for `cargo dbmigrate`.
+    #[command(
+        long_about = "Print a shell completion script for `cargo dbmigrate` on standard output.\n\n\
+            The script completes `cargo dbmigrate`, its commands and their options. It is registered \
+            for the `cargo` command (that is what you type), so in a shell that loads it, it can take \
+            the place of the completion of cargo's other commands.",
+        after_help = EXAMPLES_COMPLETIONS,
+        after_long_help = EXAMPLES_COMPLETIONS
+    )]
+    Completions(CompletionsArgs),
 }
+
+const EXAMPLES_COMPLETIONS: &str = "\
+Examples:
+  cargo dbmigrate completions bash > ~/.local/share/bash-completion/completions/cargo
+  cargo dbmigrate completions zsh > ~/.zfunc/_cargo
+  cargo dbmigrate completions fish > ~/.config/fish/conf.d/cargo-dbmigrate.fish
+  cargo dbmigrate completions powershell >> $PROFILE";
 
 const EXAMPLES_UPGRADE: &str = "\
 Examples:
@@ -215,6 +232,7 @@ Examples:
 const EXAMPLES_INIT: &str = "\
 Examples:
   cargo dbmigrate init
+  cargo dbmigrate init --timestamp    # versions are UTC times, for teams with parallel branches
   cargo dbmigrate init --dir db/revisions
   cargo dbmigrate init -p server";
 
@@ -237,12 +255,14 @@ Examples:
   cargo dbmigrate check --format json
   cargo dbmigrate check --format github --dir migrations
   cargo dbmigrate check --backend postgres
+  cargo dbmigrate check --database-url postgres://localhost/app   # which branch of a fork to move
 
 Exits with 0 when the revisions are sound (warnings allowed) and 1 when any error is found.";
 
 const EXAMPLES_HEADS: &str = "\
 Examples:
-  cargo dbmigrate heads";
+  cargo dbmigrate heads
+  cargo dbmigrate heads --format json";
 
 const EXAMPLES_HISTORY: &str = "\
 Examples:
@@ -253,7 +273,8 @@ Examples:
 const EXAMPLES_SHOW: &str = "\
 Examples:
   cargo dbmigrate show 3
-  cargo dbmigrate show head";
+  cargo dbmigrate show head
+  cargo dbmigrate show migrations/V3__add_teams.sql --format json";
 
 const EXAMPLES_REBASE: &str = "\
 Examples:
@@ -264,6 +285,11 @@ Examples:
 /// `init`.
 #[derive(Debug, ClapArgs)]
 pub struct InitArgs {
+    /// Number revisions with the UTC time (`YYYYMMDDHHMMSS`) instead of max + 1: writes
+    /// `versioning = "timestamp"` and `version-width = "i64"`. Two branches then never pick the same
+    /// version; choose it when several people add revisions in parallel.
+    #[arg(long)]
+    pub timestamp: bool,
     /// Which package, and where to create the revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
@@ -324,6 +350,12 @@ pub struct CheckArgs {
     /// package enables on dbmigrate-runtime, else all three.
     #[arg(long, value_enum, value_name = "KIND", value_delimiter = ',')]
     pub backend: Vec<BackendArg>,
+    /// A database whose history tells which branch of a fork (or which of two files with one
+    /// version) it has applied, so the advice moves the other one. Read only when there is a fork or
+    /// a duplicate version; read-only, without the migration lock. Read from DATABASE_URL, or from
+    /// `.env`, when not given.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
@@ -341,6 +373,9 @@ pub enum ListFormat {
 /// `heads`.
 #[derive(Debug, ClapArgs)]
 pub struct HeadsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
@@ -369,6 +404,10 @@ pub struct HistoryArgs {
 pub struct ShowArgs {
     /// The revision: a version (`3` or `V3`), `head`, or a file name.
     pub revision: String,
+    /// Output format (JSON: an array with one object per file the argument names, two when two
+    /// files share a version).
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
@@ -587,6 +626,14 @@ pub struct RebaseArgs {
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
+}
+
+/// `completions`.
+#[derive(Debug, ClapArgs)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

@@ -34,9 +34,9 @@ pub enum Error {
         source: askama::Error,
     },
     /// The revisions have errors, and writing more revisions on top of them would only hide them.
-    #[error("the revisions have {} error(s), so `{command}` refuses to change them:\n{}", problems.len(), list(problems))]
+    #[error("the revisions have {} error(s), so `cargo dbmigrate {command}` refuses to run:\n{}", problems.len(), list(problems))]
     BrokenRevisions {
-        /// The command that refused.
+        /// The command that refused, as typed after `cargo dbmigrate` (`new`, `upgrade --sql`).
         command: &'static str,
         /// The errors (warnings are left out).
         problems: Vec<RevisionError>,

@@ -9,6 +9,7 @@
 //! - [`naming`]: versions, slugs and the clock of new revisions;
 //! - [`template`]: the askama templates of the files `new` and `merge` write;
 //! - [`render`]: colours and output buffers;
+//! - [`fork`]: which side of a fork to move, from a database's history (`check --database-url`);
 //! - [`error`] and [`exit`]: what can go wrong, and the documented exit code for each;
 //! - [`runner_crate`]: the generated crate that runs Rust data steps for the online commands.
 
@@ -18,6 +19,7 @@ pub mod diagnostics;
 pub mod directory;
 pub mod error;
 pub mod exit;
+pub mod fork;
 pub mod naming;
 pub mod project;
 pub mod render;

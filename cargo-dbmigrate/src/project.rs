@@ -32,6 +32,8 @@ pub struct Project {
     pub config: Config,
     /// The package, when there is one (always, unless `--dir` was given outside any package).
     pub package: Option<Package>,
+    /// Whether the directory came from `--dir` rather than from the settings.
+    pub dir_given: bool,
 }
 
 /// Why the package or its settings could not be found.
@@ -84,6 +86,8 @@ pub enum ProjectError {
     MissingDirectory {
         /// The directory.
         dir: PathBuf,
+        /// Whether it was named with `--dir` (so `init` must be told it too).
+        dir_given: bool,
     },
     /// The revision directory is a file.
     #[error("{dir} is not a directory", dir = dir.display())]
@@ -104,7 +108,12 @@ impl ProjectError {
             ),
             Self::NoPackage { .. } => Some("pass --manifest-path <Cargo.toml> of the package to set up".into()),
             Self::Config(_) => Some("see the Configuration section of the README for the keys and their values".into()),
-            Self::MissingDirectory { .. } => {
+            Self::MissingDirectory { dir, dir_given: true } => Some(format!(
+                "create it with `cargo dbmigrate init --dir {}` (no Cargo.toml needed), or pass --dir with an existing \
+                 directory",
+                dir.display()
+            )),
+            Self::MissingDirectory { dir_given: false, .. } => {
                 Some("create it with `cargo dbmigrate init`, or pass --dir with an existing directory".into())
             }
             Self::CurrentDir(_)
@@ -151,6 +160,7 @@ impl Project {
                 dir: display_path(dir, &cwd),
                 config,
                 package,
+                dir_given: true,
             });
         }
         let metadata = options
@@ -176,6 +186,7 @@ impl Project {
             dir: display_path(&dir, &cwd),
             config,
             package: Some(package),
+            dir_given: options.dir.is_some(),
         })
     }
 
@@ -197,6 +208,7 @@ impl Project {
             }),
             Err(_) => Err(ProjectError::MissingDirectory {
                 dir: self.dir.clone(),
+                dir_given: self.dir_given,
             }),
         }
     }

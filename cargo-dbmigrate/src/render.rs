@@ -65,6 +65,13 @@ impl Output {
         let _ = writeln!(self.out, "{text}");
     }
 
+    /// Adds a JSON document to stdout, pretty-printed, with a final newline.
+    pub fn json(&mut self, value: &impl serde::Serialize) {
+        // Serialising plain data structs with string keys cannot fail.
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+        let _ = writeln!(self.out, "{text}");
+    }
+
     /// Adds a line to stderr: a note for people, kept out of the results.
     pub fn note(&mut self, text: impl std::fmt::Display) {
         let _ = writeln!(self.err, "{text}");

@@ -1,4 +1,4 @@
-//! The files `new` and `merge` write, rendered from the askama templates in the repository's
+//! The files `new` and `merge` write, rendered from the askama templates in this package's
 //! `templates/` directory (`revision.sql`, `revision.rs`, `merge.sql`).
 
 use askama::Template;

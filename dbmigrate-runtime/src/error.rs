@@ -357,9 +357,13 @@ impl RevisionError {
                  `Created: <RFC 3339 time>`, `Transaction: none`; see README.md"
                     .into()
             }
-            Self::DuplicateVersion { .. } => {
-                "give one of the files a new version: `cargo dbmigrate rebase <version> --onto <head>` renumbers an unapplied revision".into()
-            }
+            Self::DuplicateVersion { version, first, second } => format!(
+                "give the file no database has applied yet a new version: `cargo dbmigrate rebase {} --onto {version}` \
+                 renumbers it (or name {} instead, if that is the unapplied one); with --database-url, \
+                 `cargo dbmigrate check` reads which one a database has applied",
+                second.display(),
+                first.display()
+            ),
             Self::MissingParent { parent, .. } => {
                 format!("restore the file for version {parent}, or change the `Revises:` line to an existing version")
             }
@@ -391,11 +395,16 @@ impl RevisionError {
             Self::Cycle { .. } => "break the cycle by pointing one `Revises:` line at an earlier revision".into(),
             Self::MultipleHeads { heads } => {
                 let versions: Vec<String> = heads.iter().map(|h| h.version.to_string()).collect();
-                format!(
-                    "join the branches with `cargo dbmigrate merge`, or move one branch onto the other with \
-                     `cargo dbmigrate rebase {} --onto {}`",
-                    versions.last().map(String::as_str).unwrap_or("<version>"),
+                let (first, last) = (
                     versions.first().map(String::as_str).unwrap_or("<head>"),
+                    versions.last().map(String::as_str).unwrap_or("<head>"),
+                );
+                format!(
+                    "join the branches with `cargo dbmigrate merge`, or move the branch no database has applied \
+                     yet onto the other: `cargo dbmigrate rebase {last} --onto {first}` if {last}'s branch is \
+                     unapplied everywhere, `cargo dbmigrate rebase {first} --onto {last}` if {first}'s is; merge if \
+                     both are applied somewhere (with --database-url, `cargo dbmigrate check` reads which one a \
+                     database has applied)"
                 )
             }
         }

@@ -1,5 +1,6 @@
 //! `cargo dbmigrate check`: every problem in every file and in the graph, in one run, with the SQL
-//! read in the dialects of the databases the project targets.
+//! read in the dialects of the databases the project targets. Offline, except that with a database
+//! URL a fork's advice says which branch that database has applied.
 
 use dbmigrate_runtime::Backend;
 use dbmigrate_runtime::sql::lint::{Sections, lint};
@@ -9,6 +10,7 @@ use crate::diagnostics::{self, Diagnostic, Severity};
 use crate::directory::Revisions;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::fork;
 use crate::project::Project;
 use crate::render::Output;
 
@@ -24,11 +26,36 @@ pub fn run(args: &CheckArgs, output: &mut Output) -> Result<Exit, Error> {
         .iter()
         .chain(&revisions.duplicates);
     let sql_problems = lint(files, Sections::Both, &backends);
+    // Which side of a fork to move depends on what is applied: read it when a database is named.
+    let applied = match &args.database_url {
+        Some(url) if fork::needs_history(&revisions.problems) => {
+            match fork::read_applied(url, &revisions, &project) {
+                Ok(applied) => Some(applied),
+                Err(reason) => {
+                    output.warn(format!(
+                        "cannot read the database's history, so the advice on which revisions to move is \
+                         the offline one: {reason}"
+                    ));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let diagnostics: Vec<Diagnostic> = revisions
         .problems
         .iter()
         .chain(&sql_problems)
-        .map(Diagnostic::from_problem)
+        .map(|problem| {
+            let mut diagnostic = Diagnostic::from_problem(problem);
+            if let Some(help) = applied
+                .as_ref()
+                .and_then(|applied| fork::advice(problem, &revisions, applied))
+            {
+                diagnostic.help = help;
+            }
+            diagnostic
+        })
         .collect();
     match args.format {
         CheckFormat::Human => {

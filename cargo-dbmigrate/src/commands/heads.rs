@@ -1,6 +1,7 @@
 //! `cargo dbmigrate heads`: the revisions no other revision revises.
 
-use crate::cli::HeadsArgs;
+use crate::cli::{HeadsArgs, ListFormat};
+use crate::commands::history::{Entry, summary_line};
 use crate::commands::warn_about_errors;
 use crate::directory::Revisions;
 use crate::error::Error;
@@ -8,7 +9,7 @@ use crate::exit::Exit;
 use crate::project::Project;
 use crate::render::Output;
 
-/// Lists the heads, one per line, as `history` shows them.
+/// Lists the heads, one per line as `history` shows them, or as `history --format json` does.
 pub fn run(args: &HeadsArgs, output: &mut Output) -> Result<Exit, Error> {
     let project = Project::locate(&args.project)?;
     let revisions = Revisions::load(&project)?;
@@ -17,11 +18,19 @@ pub fn run(args: &HeadsArgs, output: &mut Output) -> Result<Exit, Error> {
     if heads.is_empty() {
         output.warn("there are no revisions yet; create one with `cargo dbmigrate new <message>`");
     }
-    for head in heads {
-        output.line(crate::commands::history::summary_line(
-            &revisions.graph,
-            head,
-        ));
+    match args.format {
+        ListFormat::Json => {
+            let entries: Vec<Entry<'_>> = heads
+                .iter()
+                .map(|head| Entry::new(&revisions.graph, head, project.config.version_width))
+                .collect();
+            output.json(&entries);
+        }
+        ListFormat::Human => {
+            for head in heads {
+                output.line(summary_line(&revisions.graph, head));
+            }
+        }
     }
     Ok(Exit::Success)
 }

@@ -34,9 +34,7 @@ pub fn run(args: &HistoryArgs, output: &mut Output) -> Result<Exit, Error> {
                 .iter()
                 .map(|r| Entry::new(graph, r, project.config.version_width))
                 .collect();
-            let mut text = serde_json::to_string_pretty(&entries).unwrap_or_else(|_| "[]".into());
-            text.push('\n');
-            output.out.push_str(&text);
+            output.json(&entries);
         }
         ListFormat::Human if args.verbose => {
             for revision in listed {

@@ -1,11 +1,13 @@
 //! `cargo dbmigrate init`: the revision directory, `[package.metadata.dbmigrate]`, and the build
 //! script that embeds the revisions; what it cannot safely edit, it prints exactly.
 //!
-//! Running it again changes nothing and says so.
+//! Running it again changes nothing and says so. With `--dir` outside any package it creates the
+//! directory alone, so that the other commands' `--dir` mode can start from nothing.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use dbmigrate_runtime::VersionWidth;
 use dbmigrate_runtime::config::ConfigError;
 use toml_edit::{DocumentMut, Item, Table, value};
 
@@ -22,6 +24,10 @@ const EMBED_CALL: &str = "dbmigrate_runtime::build::embed();";
 /// line endings of revision files. It also keeps the new, empty directory in git.
 const GITATTRIBUTES: &str =
     "# Revision checksums cover every byte: keep line endings exactly as written.\n* -text\n";
+
+/// What git should ignore in the package: the SQLite migration lock file, `<database>-dbmigrate.lock`,
+/// created next to the database by every run that takes the lock.
+const LOCK_FILE_PATTERN: &str = "*-dbmigrate.lock";
 
 const BUILD_SCRIPT: &str = "\
 // Embeds the revision directory into the binary; cargo rebuilds whenever a revision is added,
@@ -42,6 +48,9 @@ struct Report {
 /// Sets the package up; safe to run again.
 pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
     let project = Project::locate(&args.project)?;
+    if project.package.is_none() && args.project.dir.is_some() {
+        return init_directory_alone(&project, args, output);
+    }
     let package = project.require_package()?.clone();
     let cwd = std::env::current_dir().map_err(ProjectError::CurrentDir)?;
     let show =
@@ -49,6 +58,7 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
     let mut report = Report::default();
 
     create_directory(&project.dir, &mut report)?;
+    ignore_lock_files(&package.root.join(".gitignore"), &show, &mut report)?;
     let manifest_text = std::fs::read_to_string(&package.manifest_path)
         .map_err(Error::io("read", &package.manifest_path))?;
     let mut manifest: DocumentMut =
@@ -66,10 +76,14 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
     let configured = package.root.join(&project.config.dir);
     let disagrees = args.project.dir.is_some()
         && configured.canonicalize().ok() != absolute(&project.dir, &cwd).canonicalize().ok();
+    let numbering = Numbering::choose(args.timestamp, &project);
     add_settings(
         &mut manifest,
-        &dir_in_package,
-        disagrees.then_some(project.config.dir.as_path()),
+        &Settings {
+            dir: &dir_in_package,
+            configured: disagrees.then_some(project.config.dir.as_path()),
+            numbering,
+        },
         &manifest_shown,
         &mut report,
     );
@@ -81,6 +95,20 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
             .map_err(Error::io("write", &package.manifest_path))?;
     }
 
+    print_report(&report, output);
+    if !report.changed.is_empty() {
+        let dir = project.dir.display();
+        output.line(format!(
+            "\nNext steps:\n  cargo dbmigrate new \"create users\"      # writes a revision into {dir}\n  \
+             cargo dbmigrate check                   # run this in CI too\n  \
+             and in the application: static MIGRATIONS: dbmigrate_runtime::Embedded = \
+             dbmigrate_runtime::include_migrations!();\n  then at startup:        MIGRATIONS.upgrade(&pool).await?;"
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+fn print_report(report: &Report, output: &mut Output) {
     for line in &report.changed {
         output.line(format!("{}: {line}", paint(GOOD, "changed")));
     }
@@ -96,16 +124,84 @@ pub fn run(args: &InitArgs, output: &mut Output) -> Result<Exit, Error> {
             output.line(step);
         }
     }
-    if !report.changed.is_empty() {
-        let dir = project.dir.display();
-        output.line(format!(
-            "\nNext steps:\n  cargo dbmigrate new \"create users\"      # writes a revision into {dir}\n  \
-             cargo dbmigrate check                   # run this in CI too\n  \
-             and in the application: static MIGRATIONS: dbmigrate_runtime::Embedded = \
-             dbmigrate_runtime::include_migrations!();\n  then at startup:        MIGRATIONS.upgrade(&pool).await?;"
-        ));
+}
+
+/// `init --dir` where no Cargo.toml is found: the directory (with its `.gitattributes`) and the
+/// lock-file entry in the `.gitignore` beside it, which is all `--dir` mode needs; wiring a package
+/// is left for when there is one.
+fn init_directory_alone(
+    project: &Project,
+    args: &InitArgs,
+    output: &mut Output,
+) -> Result<Exit, Error> {
+    let mut report = Report::default();
+    create_directory(&project.dir, &mut report)?;
+    let beside = project.dir.parent().unwrap_or(Path::new(""));
+    ignore_lock_files(
+        &beside.join(".gitignore"),
+        &|p| p.to_path_buf(),
+        &mut report,
+    )?;
+    if args.timestamp {
+        report.by_hand.push(
+            "  --timestamp is a setting of the package: without one, pass --timestamp to each \
+             `cargo dbmigrate new` (timestamp versions need `version-width = \"i64\"`, which only a \
+             Cargo.toml can set)"
+                .into(),
+        );
     }
+    print_report(&report, output);
+    let dir = project.dir.display();
+    output.line(format!(
+        "\nNo Cargo.toml here, so only the revision directory was set up; the commands work on it with \
+         --dir:\n  cargo dbmigrate new \"create users\" --dir {dir}\n  cargo dbmigrate check --dir {dir}\n\
+         To embed the revisions in an application, run `cargo dbmigrate init --dir <path to {dir}>` in its \
+         package."
+    ));
     Ok(Exit::Success)
+}
+
+/// Adds the SQLite lock-file pattern to a `.gitignore`, creating it if needed; an existing file
+/// keeps every line it has.
+fn ignore_lock_files(
+    gitignore: &Path,
+    show: &dyn Fn(&Path) -> PathBuf,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let shown = show(gitignore);
+    let existing = match std::fs::read_to_string(gitignore) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(Error::io("read", gitignore)(error)),
+    };
+    if existing
+        .lines()
+        .any(|line| line.trim() == LOCK_FILE_PATTERN)
+    {
+        report
+            .unchanged
+            .push(format!("{} ignores {LOCK_FILE_PATTERN}", shown.display()));
+        return Ok(());
+    }
+    let mut text = existing.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let _ = writeln!(
+        text,
+        "# The lock file `cargo dbmigrate` and dbmigrate-runtime take next to a SQLite database.\n{LOCK_FILE_PATTERN}"
+    );
+    std::fs::write(gitignore, text).map_err(Error::io("write", gitignore))?;
+    let action = if existing.is_empty() {
+        "created"
+    } else {
+        "added to"
+    };
+    report.changed.push(format!(
+        "{action} {} (ignores {LOCK_FILE_PATTERN}, the lock file beside a SQLite database)",
+        shown.display()
+    ));
+    Ok(())
 }
 
 fn absolute(path: &Path, cwd: &Path) -> PathBuf {
@@ -134,27 +230,73 @@ fn create_directory(dir: &Path, report: &mut Report) -> Result<(), Error> {
     Ok(())
 }
 
-/// Adds `[package.metadata.dbmigrate]` with the directory, keeping every other line and comment.
-/// `configured` is the directory the existing settings name, when `--dir` chose another one.
+/// How `init` numbers revisions: the settings it writes, or the reason it leaves them alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numbering {
+    /// The default: max + 1, 32-bit versions; nothing to write.
+    Sequential,
+    /// `--timestamp`: `versioning = "timestamp"` and `version-width = "i64"`.
+    Timestamp,
+    /// `--timestamp` where the directory already has 32-bit revisions: widening them would change
+    /// every checksum, so the choice is the user's.
+    TimestampRefused,
+}
+
+impl Numbering {
+    fn choose(timestamp: bool, project: &Project) -> Self {
+        if !timestamp {
+            return Self::Sequential;
+        }
+        let has_revisions = project.config.version_width == VersionWidth::I32
+            && std::fs::read_dir(&project.dir).is_ok_and(|entries| {
+                entries.filter_map(Result::ok).any(|entry| {
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with(['V', 'U'])
+                        && (name.ends_with(".sql") || name.ends_with(".rs"))
+                })
+            });
+        if has_revisions {
+            Self::TimestampRefused
+        } else {
+            Self::Timestamp
+        }
+    }
+}
+
+/// What `[package.metadata.dbmigrate]` should say.
+struct Settings<'a> {
+    /// The revision directory, relative to the package.
+    dir: &'a Path,
+    /// The directory the existing settings name, when `--dir` chose another one.
+    configured: Option<&'a Path>,
+    numbering: Numbering,
+}
+
+const WIDENING_CHANGES_CHECKSUMS: &str = "the revision directory already has revisions with 32-bit versions, and \
+    `version-width = \"i64\"` changes their checksums (refinery's covers the version's width), so every database \
+    that applied them would report them divergent: keep sequential versions, or switch before any database has \
+    applied them by setting `versioning = \"timestamp\"` and `version-width = \"i64\"` in";
+
+/// Adds `[package.metadata.dbmigrate]` with the directory (and timestamp numbering), keeping every
+/// other line and comment; settings that are already there are the user's and are never rewritten.
 fn add_settings(
     manifest: &mut DocumentMut,
-    dir: &Path,
-    configured: Option<&Path>,
+    settings: &Settings<'_>,
     shown: &Path,
     report: &mut Report,
 ) {
-    let dir_text = dir.to_string_lossy().replace('\\', "/");
-    let present = manifest
+    let dir_text = settings.dir.to_string_lossy().replace('\\', "/");
+    let existing = manifest
         .get("package")
         .and_then(|p| p.get("metadata"))
-        .and_then(|m| m.get("dbmigrate"))
-        .is_some();
-    if present {
+        .and_then(|m| m.get("dbmigrate"));
+    if let Some(existing) = existing {
         report.unchanged.push(format!(
             "{} has [package.metadata.dbmigrate]",
             shown.display()
         ));
-        if let Some(configured) = configured {
+        if let Some(configured) = settings.configured {
             report.by_hand.push(format!(
                 "  {} configures dir = {:?}, not {dir_text:?}: set `dir = {dir_text:?}` there if {dir_text} is \
                  the revision directory",
@@ -162,11 +304,42 @@ fn add_settings(
                 configured.to_string_lossy()
             ));
         }
+        let says =
+            |key: &str, expected: &str| existing.get(key).and_then(Item::as_str) == Some(expected);
+        match settings.numbering {
+            Numbering::Timestamp
+                if !(says("versioning", "timestamp") && says("version-width", "i64")) =>
+            {
+                report.by_hand.push(format!(
+                    "  for timestamp versions, set `versioning = \"timestamp\"` and `version-width = \"i64\"` in \
+                     [package.metadata.dbmigrate] of {}",
+                    shown.display()
+                ));
+            }
+            Numbering::TimestampRefused => report.by_hand.push(format!(
+                "  {WIDENING_CHANGES_CHECKSUMS} {}",
+                shown.display()
+            )),
+            _ => {}
+        }
         return;
+    }
+    let mut table = Table::new();
+    table.insert("dir", value(dir_text.clone()));
+    match settings.numbering {
+        Numbering::Timestamp => {
+            table.insert("versioning", value("timestamp"));
+            table.insert("version-width", value("i64"));
+        }
+        Numbering::TimestampRefused => report.by_hand.push(format!(
+            "  {WIDENING_CHANGES_CHECKSUMS} {}",
+            shown.display()
+        )),
+        Numbering::Sequential => {}
     }
     let Some(package) = manifest.get_mut("package").and_then(Item::as_table_mut) else {
         report.by_hand.push(format!(
-            "  add to {}:\n\n[package.metadata.dbmigrate]\ndir = {dir_text:?}\n",
+            "  add to {}:\n\n[package.metadata.dbmigrate]\n{table}",
             shown.display()
         ));
         return;
@@ -184,11 +357,14 @@ fn add_settings(
         ));
         return;
     };
-    let mut settings = Table::new();
-    settings.insert("dir", value(dir_text));
-    metadata.insert("dbmigrate", Item::Table(settings));
+    metadata.insert("dbmigrate", Item::Table(table));
+    let numbering = if settings.numbering == Numbering::Timestamp {
+        ", timestamp versions"
+    } else {
+        ""
+    };
     report.changed.push(format!(
-        "added [package.metadata.dbmigrate] to {}",
+        "added [package.metadata.dbmigrate] to {}{numbering}",
         shown.display()
     ));
 }
@@ -236,47 +412,146 @@ fn wire_build_script(
     Ok(())
 }
 
-/// The runtime must be both a dependency (to apply) and a build-dependency (to embed). Which database
-/// backend to enable is the user's choice, so the lines are printed rather than guessed.
-fn list_missing_dependencies(manifest: &DocumentMut, shown: &Path, report: &mut Report) {
-    let version = runtime_requirement();
-    let mut lines = String::new();
-    if !depends_on_runtime(manifest, "dependencies") {
-        let _ = write!(
-            lines,
-            "\n[dependencies]\ndbmigrate-runtime = {{ version = \"{version}\", features = [\"postgres\"] }}   # or \"sqlite\", \"mysql\"\n"
-        );
-    } else {
-        report
-            .unchanged
-            .push("dbmigrate-runtime is in [dependencies]".into());
+/// Where the application gets dbmigrate-runtime from: the same place this CLI was built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeSource {
+    /// A clone of this repository (`cargo install --path`): path dependencies on its runtime crate.
+    Path(PathBuf),
+    /// crates.io: a version requirement, `0.1` for this CLI's 0.1.x.
+    Registry(String),
+}
+
+impl RuntimeSource {
+    /// How this CLI was installed. A build from a clone still finds the runtime beside its own
+    /// sources; a build from crates.io or a git checkout lives in cargo's home, whose copies cargo
+    /// may delete, so a version is printed for those.
+    pub fn of_this_build() -> Self {
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let runtime = sources
+            .parent()
+            .map(|repository| repository.join("dbmigrate-runtime"));
+        let is_runtime = |dir: &Path| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|text| text.contains("name = \"dbmigrate-runtime\""))
+        };
+        match runtime {
+            Some(runtime) if is_runtime(&runtime) && !in_cargo_home(sources) => Self::Path(runtime),
+            _ => Self::Registry(version_requirement(env!("CARGO_PKG_VERSION"))),
+        }
     }
-    if !depends_on_runtime(manifest, "build-dependencies") {
-        let _ = write!(
-            lines,
-            "\n[build-dependencies]\ndbmigrate-runtime = \"{version}\"   # no backend feature: the build script needs no database driver\n"
-        );
-    } else {
-        report
-            .unchanged
-            .push("dbmigrate-runtime is in [build-dependencies]".into());
-    }
-    if !lines.is_empty() {
-        report.by_hand.push(format!(
-            "  add to {} (choose the database backend):\n{lines}",
-            shown.display()
-        ));
+
+    /// `dbmigrate-runtime = ...` with these extra keys (`features = [...]`).
+    fn line(&self, features: Option<&str>) -> String {
+        let source = match self {
+            Self::Path(path) => format!("path = {:?}", path.to_string_lossy().replace('\\', "/")),
+            Self::Registry(version) => format!("version = \"{version}\""),
+        };
+        match features {
+            Some(features) => format!("dbmigrate-runtime = {{ {source}, {features} }}"),
+            None => format!("dbmigrate-runtime = {{ {source} }}"),
+        }
     }
 }
 
-/// `0.1` for this CLI's version 0.1.x: the runtime release it was built with.
-fn runtime_requirement() -> String {
-    let version = env!("CARGO_PKG_VERSION");
+/// Whether a path is inside cargo's home (`$CARGO_HOME`, else `~/.cargo`): a registry or git copy.
+fn in_cargo_home(path: &Path) -> bool {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    home.is_some_and(|home| {
+        let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        canonical(path).starts_with(canonical(&home))
+    })
+}
+
+/// The dependency lines an application needs, as `init` prints them and the README shows them (with
+/// `/path/to/cargo-dbmigrate` for a clone's path). `main` uses sqlx's pool and tokio's runtime;
+/// dbmigrate-runtime takes sqlx 0.9 pools, so sqlx must be 0.9.
+pub fn dependency_lines(source: &RuntimeSource) -> String {
+    format!(
+        "[dependencies]\n\
+         {}   # or \"sqlite\", \"mysql\"\n\
+         sqlx = {{ version = \"0.9\", default-features = false, features = [\"runtime-tokio\", \"postgres\"] }}   # sqlx 0.9 is required, with the same backend\n\
+         tokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n\
+         \n\
+         [build-dependencies]\n\
+         {}   # no backend feature: the build script compiles no database driver\n",
+        source.line(Some("features = [\"postgres\"]")),
+        source.line(None),
+    )
+}
+
+/// The runtime must be both a dependency (to apply) and a build-dependency (to embed), and the
+/// application's `main` needs sqlx 0.9 and tokio. Which database backend to enable is the user's
+/// choice, so the lines are printed rather than guessed.
+fn list_missing_dependencies(manifest: &DocumentMut, shown: &Path, report: &mut Report) {
+    let runtime_listed = depends_on_runtime(manifest, "dependencies");
+    let build_listed = depends_on_runtime(manifest, "build-dependencies");
+    for (listed, table) in [
+        (runtime_listed, "[dependencies]"),
+        (build_listed, "[build-dependencies]"),
+    ] {
+        if listed {
+            report
+                .unchanged
+                .push(format!("dbmigrate-runtime is in {table}"));
+        }
+    }
+    let sqlx = dependency_version(manifest, "sqlx");
+    if let Some(Some(version)) = &sqlx
+        && !version
+            .trim_start_matches(['=', '^', '~'])
+            .starts_with("0.9")
+    {
+        report.by_hand.push(format!(
+            "  change sqlx in {} to version \"0.9\" (it says {version:?}): dbmigrate-runtime takes sqlx 0.9 pools, and \
+             with another sqlx the build fails with E0277 about `Pool`",
+            shown.display()
+        ));
+    }
+    if runtime_listed && build_listed {
+        return;
+    }
+    let lines = dependency_lines(&RuntimeSource::of_this_build());
+    let mut notes = Vec::new();
+    if sqlx.is_some() {
+        notes.push("sqlx");
+    }
+    if dependency_version(manifest, "tokio").is_some() {
+        notes.push("tokio");
+    }
+    let skip = if notes.is_empty() {
+        String::new()
+    } else {
+        let verb = if notes.len() == 1 { "is" } else { "are" };
+        format!(
+            "; {} {verb} already there: leave out those lines",
+            notes.join(" and ")
+        )
+    };
+    report.by_hand.push(format!(
+        "  add to {} (choose the database backend{skip}):\n\n{lines}",
+        shown.display()
+    ));
+}
+
+/// `0.1` for version 0.1.x: the releases this CLI works with.
+fn version_requirement(version: &str) -> String {
     let mut parts = version.split('.');
     match (parts.next(), parts.next()) {
         (Some(major), Some(minor)) => format!("{major}.{minor}"),
         _ => version.to_string(),
     }
+}
+
+/// Whether `[dependencies]` lists `name`, and with which version requirement if it says one.
+fn dependency_version(manifest: &DocumentMut, name: &str) -> Option<Option<String>> {
+    let item = manifest.get("dependencies")?.as_table_like()?.get(name)?;
+    let version = item
+        .as_str()
+        .or_else(|| item.get("version").and_then(Item::as_str))
+        .map(str::to_string);
+    Some(version)
 }
 
 /// Whether `[table]` lists the runtime, under its own name or renamed with `package = ...`.
@@ -302,8 +577,11 @@ mod tests {
         let mut report = Report::default();
         add_settings(
             &mut manifest,
-            Path::new("migrations"),
-            None,
+            &Settings {
+                dir: Path::new("migrations"),
+                configured: None,
+                numbering: Numbering::Sequential,
+            },
             Path::new("Cargo.toml"),
             &mut report,
         );
@@ -330,5 +608,11 @@ mod tests {
                 .unwrap();
         assert!(depends_on_runtime(&manifest, "dependencies"));
         assert!(!depends_on_runtime(&manifest, "build-dependencies"));
+    }
+
+    #[test]
+    fn versions_are_required_as_major_and_minor() {
+        assert_eq!(version_requirement("0.1.7"), "0.1");
+        assert_eq!(version_requirement("1.2.0-rc.1"), "1.2");
     }
 }

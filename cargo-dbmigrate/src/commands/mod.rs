@@ -4,6 +4,7 @@
 //! still fail (`check` finding errors); real failures are [`Error`]s.
 
 pub mod check;
+pub mod completions;
 pub mod current;
 pub mod downgrade;
 pub mod heads;
@@ -44,6 +45,7 @@ pub fn run(command: &Command, output: &mut Output) -> Result<Exit, Error> {
         Command::Stamp(args) => stamp::run(args, output),
         Command::Resolve(args) => resolve::run(args, output),
         Command::Repair(args) => repair::run(args, output),
+        Command::Completions(args) => completions::run(args, output),
     }
 }
 

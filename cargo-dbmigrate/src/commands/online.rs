@@ -20,6 +20,19 @@ pub(crate) fn database_url(options: &DatabaseOptions) -> Result<String, Error> {
     options.database_url.clone().ok_or(Error::NoDatabaseUrl)
 }
 
+/// The command as the user typed it after `cargo dbmigrate`, for messages.
+fn command_name(command: &Request) -> &'static str {
+    match command {
+        Request::Upgrade { .. } => "upgrade",
+        Request::Downgrade { .. } => "downgrade",
+        Request::Current => "current",
+        Request::Status { .. } => "status",
+        Request::Stamp { .. } => "stamp",
+        Request::Resolve { .. } => "resolve",
+        Request::Repair => "repair",
+    }
+}
+
 /// Runs one online command against the project's revisions and the database in the options.
 pub(crate) fn execute(
     project_options: &ProjectOptions,
@@ -31,7 +44,7 @@ pub(crate) fn execute(
     let revisions = Revisions::load(&project)?;
     // A fork is for the target to judge (`head` reports it, `heads` works); anything else that makes
     // the revisions unusable is refused here, with check's wording.
-    revisions.refuse_errors("the database commands", &["multiple-heads"])?;
+    revisions.refuse_errors(command_name(&command), &["multiple-heads"])?;
     let request = FullRequest {
         command,
         url: database_url(database)?,
@@ -52,7 +65,7 @@ pub(crate) fn execute(
     let migrations =
         Migrations::from_directory(&project.dir, &project.config).map_err(|problems| {
             Error::BrokenRevisions {
-                command: "the database commands",
+                command: command_name(&request.command),
                 problems: problems.problems,
             }
         })?;

@@ -96,7 +96,7 @@ pub fn run(args: &RebaseArgs, output: &mut Output) -> Result<Exit, Error> {
     let revisions = Revisions::load(&project)?;
     output.warn(APPLIED_WARNING);
     revisions.refuse_errors("rebase", &FIXABLE)?;
-    let moving = revision_to_move(&revisions, &args.revision)?;
+    let moving = revision_to_move(&revisions, &args.revision, &args.onto)?;
     let onto = new_parent(&revisions, &args.onto)?;
     let changes = plan(&revisions, moving, onto, &numbering, &clock)?;
     if changes.is_empty() {
@@ -143,32 +143,35 @@ pub fn run(args: &RebaseArgs, output: &mut Output) -> Result<Exit, Error> {
     Ok(Exit::Success)
 }
 
-/// The file to move. A version two files share means the one the graph set aside (the duplicate
-/// `check` points at); otherwise the argument must name one file.
-fn revision_to_move<'a>(revisions: &'a Revisions, spec: &str) -> Result<&'a Revision, Error> {
+/// The file to move. A version two files share names both, and which of them no database has
+/// applied yet is for the user to say, so the file must then be named.
+fn revision_to_move<'a>(
+    revisions: &'a Revisions,
+    spec: &str,
+    onto: &str,
+) -> Result<&'a Revision, Error> {
     let found = revisions.find(spec)?;
     if let [only] = found.as_slice() {
         return Ok(only);
     }
-    let set_aside: Vec<&Revision> = found
+    let paths: Vec<String> = found.iter().map(|r| r.path.display().to_string()).collect();
+    // The example names the file the graph set aside, as `check` does.
+    let example = found
         .iter()
-        .copied()
-        .filter(|r| !revisions.is_in_graph(r))
-        .collect();
-    match set_aside.as_slice() {
-        [duplicate] => Ok(duplicate),
-        _ => Err(Error::InvalidArgument {
-            message: format!(
-                "`{spec}` names several files: {}",
-                found
-                    .iter()
-                    .map(|r| r.path.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            help: Some("pass the path of the file to move".into()),
-        }),
-    }
+        .find(|r| !revisions.is_in_graph(r))
+        .unwrap_or(&found[0]);
+    Err(Error::InvalidArgument {
+        message: format!(
+            "`{spec}` names {} files: {}; which one moves is yours to say",
+            found.len(),
+            paths.join(", ")
+        ),
+        help: Some(format!(
+            "name the file no database has applied yet, for example `cargo dbmigrate rebase {} --onto {onto}`; \
+             with --database-url, `cargo dbmigrate check` reads which one a database has applied",
+            example.path.display()
+        )),
+    })
 }
 
 /// The new parent: a revision the graph knows (a parent is named by version, so a set-aside duplicate

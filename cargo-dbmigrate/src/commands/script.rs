@@ -50,7 +50,11 @@ pub(crate) fn print(
     };
     let project = Project::locate(project_options)?;
     let revisions = Revisions::load(&project)?;
-    revisions.refuse_errors("--sql", &["multiple-heads"])?;
+    let command = match direction {
+        Direction::Upgrade => "upgrade --sql",
+        Direction::Downgrade => "downgrade --sql",
+    };
+    revisions.refuse_errors(command, &["multiple-heads"])?;
     let graph = &revisions.graph;
     let (from, to) = match range.split_once(':') {
         Some((from, to)) => (Some(target(from)?), target(to)?),

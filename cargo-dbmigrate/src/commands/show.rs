@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use dbmigrate_runtime::revision::{Section, TransactionMode};
 use dbmigrate_runtime::{Revision, RevisionKind};
 
-use crate::cli::ShowArgs;
+use serde::Serialize;
+
+use crate::cli::{ListFormat, ShowArgs};
+use crate::commands::history::Entry;
 use crate::commands::warn_about_errors;
 use crate::directory::Revisions;
 use crate::error::Error;
@@ -19,6 +22,14 @@ pub fn run(args: &ShowArgs, output: &mut Output) -> Result<Exit, Error> {
     let revisions = Revisions::load(&project)?;
     warn_about_errors(&revisions, output);
     let found = revisions.find(&args.revision)?;
+    if args.format == ListFormat::Json {
+        let shown: Vec<Shown<'_>> = found
+            .iter()
+            .map(|revision| Shown::new(&revisions, revision, project.config.version_width))
+            .collect();
+        output.json(&shown);
+        return Ok(Exit::Success);
+    }
     for (index, revision) in found.iter().enumerate() {
         if index > 0 {
             output.line("");
@@ -152,6 +163,53 @@ fn section(text: &mut String, name: &str, section: Option<&Section>) {
                     format!("-- {name}: none (the revision cannot be reverted)")
                 )
             );
+        }
+    }
+}
+
+/// One revision in `show --format json`: `history --format json`'s fields, whether the graph uses
+/// this file (false for a file whose version another file has), and the sections of a SQL revision.
+#[derive(Debug, Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    entry: Entry<'a>,
+    in_graph: bool,
+    /// Null for a Rust revision, whose steps are functions.
+    sections: Option<ShownSections<'a>>,
+}
+
+/// The sections of a SQL revision as written.
+#[derive(Debug, Serialize)]
+struct ShownSections<'a> {
+    upgrade: ShownSection<'a>,
+    /// Null when the revision cannot be reverted.
+    downgrade: Option<ShownSection<'a>>,
+}
+
+/// A section with the line it starts on.
+#[derive(Debug, Serialize)]
+struct ShownSection<'a> {
+    first_line: u32,
+    sql: &'a str,
+}
+
+impl<'a> Shown<'a> {
+    fn new(
+        revisions: &Revisions,
+        revision: &'a Revision,
+        width: dbmigrate_runtime::VersionWidth,
+    ) -> Self {
+        let section = |section: &'a Section| ShownSection {
+            first_line: section.first_line,
+            sql: &section.text,
+        };
+        Self {
+            entry: Entry::new(&revisions.graph, revision, width),
+            in_graph: revisions.is_in_graph(revision),
+            sections: (revision.kind == RevisionKind::Sql).then(|| ShownSections {
+                upgrade: section(&revision.upgrade),
+                downgrade: revision.downgrade.as_ref().map(section),
+            }),
         }
     }
 }

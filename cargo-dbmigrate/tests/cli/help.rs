@@ -97,6 +97,14 @@ fn repair() {
 }
 
 #[test]
+fn completions() {
+    help(
+        &["completions"],
+        snapbox::file!["snapshots/help/completions.txt"],
+    );
+}
+
+#[test]
 fn a_usage_error_exits_with_2() {
     Sandbox::new()
         .cmd(&["check", "--format", "xml"])

@@ -144,3 +144,47 @@ fn show_an_unknown_revision() {
         .stdout_eq("")
         .stderr_eq("error: no revision matches `42`\n");
 }
+
+#[test]
+fn heads_as_json() {
+    Sandbox::with_fixture("fork")
+        .cmd(&["heads", "--format", "json", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/listing/heads_fork.json"])
+        .stderr_eq("");
+    // No revisions: an empty array, which a program can read, and the warning for people.
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path().join("migrations")).unwrap();
+    sandbox
+        .cmd(&["heads", "--format", "json", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq("[]\n");
+}
+
+#[test]
+fn show_as_json() {
+    let sandbox = Sandbox::with_fixture("linear");
+    sandbox
+        .cmd(&["show", "V4", "--format", "json", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/listing/show_sql.json"])
+        .stderr_eq("");
+    // A Rust revision has no SQL sections.
+    sandbox
+        .cmd(&["show", "3", "--format", "json", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/listing/show_rust.json"]);
+}
+
+#[test]
+fn show_both_files_of_a_duplicate_as_json() {
+    Sandbox::with_fixture("duplicate")
+        .cmd(&["show", "3", "--format", "json", "--dir", "migrations"])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/listing/show_duplicate.json"]);
+}

@@ -3,12 +3,17 @@
 //! `SNAPSHOTS=overwrite cargo test -p cargo-dbmigrate`; a plain run fails on any difference).
 
 mod check;
+mod completions;
+mod fork;
 mod help;
 mod init;
 mod listing;
 mod merge;
 mod new;
 mod online;
+mod packaging;
 mod project;
+mod readme;
 mod rebase;
+mod refusal;
 mod support;

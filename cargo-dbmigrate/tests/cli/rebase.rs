@@ -79,10 +79,60 @@ fn a_branch_above_the_new_parent_keeps_its_versions() {
 }
 
 #[test]
+fn a_version_two_files_share_must_be_named_by_file() {
+    let sandbox = Sandbox::with_fixture("duplicate");
+    let before = sandbox.listing("migrations");
+    sandbox
+        .cmd(&["rebase", "3", "--onto", "3", "--dir", "migrations"])
+        .assert()
+        .code(2)
+        .stdout_eq("")
+        .stderr_eq(file!["snapshots/rebase/ambiguous_duplicate.txt"]);
+    assert_eq!(sandbox.listing("migrations"), before, "nothing moved");
+}
+
+#[test]
+fn either_file_of_a_shared_version_can_be_the_one_that_moves() {
+    // The file the graph kept can move too: the other one then stays version 3.
+    let sandbox = Sandbox::with_fixture("duplicate");
+    sandbox
+        .cmd(&[
+            "rebase",
+            "migrations/V3__add_avatar.sql",
+            "--onto",
+            "3",
+            "--dir",
+            "migrations",
+        ])
+        .assert()
+        .success()
+        .stdout_eq(file!["snapshots/rebase/duplicate_kept_moves.txt"]);
+    assert!(
+        sandbox
+            .read("migrations/V4__add_avatar.sql")
+            .contains("\n-- Revises: 3\n")
+    );
+    assert!(
+        sandbox
+            .path()
+            .join("migrations/V3__add_nickname.sql")
+            .is_file()
+    );
+    assert_linear(&sandbox, 4, 4);
+}
+
+#[test]
 fn a_duplicate_version_gets_the_next_one() {
     let sandbox = Sandbox::with_fixture("duplicate");
     sandbox
-        .cmd(&["rebase", "3", "--onto", "3", "--dir", "migrations"])
+        .cmd(&[
+            "rebase",
+            "migrations/V3__add_nickname.sql",
+            "--onto",
+            "3",
+            "--dir",
+            "migrations",
+        ])
         .assert()
         .success()
         .stdout_eq(file!["snapshots/rebase/duplicate.txt"]);
@@ -181,8 +231,8 @@ fn broken_revisions_are_refused() {
 }
 
 /// The forks and duplicates of the hostile corpus are repaired by following `check`'s own advice
-/// (`rebase <version> --onto <version>` for a duplicate, `rebase <last head> --onto <first head>`
-/// for a fork) until `check` is clean with one head.
+/// (`rebase <the set-aside file> --onto <version>` for a duplicate, `rebase <last head> --onto
+/// <first head>` for a fork) until `check` is clean with one head.
 #[test]
 fn the_advice_in_check_repairs_every_hostile_fork_and_duplicate() {
     for name in [
@@ -207,9 +257,10 @@ fn the_advice_in_check_repairs_every_hostile_fork_and_duplicate() {
                 .map(|h| h.version.to_string())
                 .collect();
             let (moving, onto) = match (read.duplicates.first(), heads.as_slice()) {
-                (Some(duplicate), _) => {
-                    (duplicate.version.to_string(), duplicate.version.to_string())
-                }
+                (Some(duplicate), _) => (
+                    duplicate.path.to_string_lossy().into_owned(),
+                    duplicate.version.to_string(),
+                ),
                 (None, [first, .., last]) => (last.clone(), first.clone()),
                 (None, _) => break,
             };

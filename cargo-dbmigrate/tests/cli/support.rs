@@ -9,6 +9,15 @@ use snapbox::{Assert, Data, Redactions};
 /// The time `DBMIGRATE_NOW` pins for every command, so written files are reproducible.
 pub const NOW: &str = "2026-11-25T10:00:00Z";
 
+/// This repository's root.
+pub fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap()
+}
+
 /// The repository's `tests/fixtures`.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
@@ -57,11 +66,13 @@ impl Sandbox {
     }
 
     /// Snapshot comparison: exact text (no `\` to `/` rewriting), with the sandbox path shown as
-    /// `[ROOT]` where a message cannot avoid it (cargo's own errors).
+    /// `[ROOT]` where a message cannot avoid it (cargo's own errors), and this repository as `[REPO]`
+    /// (the path dependencies `init` prints for a CLI built from it).
     pub fn assert(&self) -> Assert {
         let mut redactions = Redactions::new();
         let root = self.path().canonicalize().unwrap();
         redactions.insert("[ROOT]", root).unwrap();
+        redactions.insert("[REPO]", repository()).unwrap();
         Assert::new()
             .action_env(snapbox::assert::DEFAULT_ACTION_ENV)
             .normalize_paths(false)
