@@ -9,7 +9,12 @@ const RUNTIME_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// A throwaway application that embeds `migrations/` and prints the revisions it sees.
 struct App {
     dir: tempfile::TempDir,
+    /// The package's name, its own in the shared target directory: tests run at once, and one
+    /// must never run the binary another just built.
+    name: String,
 }
+
+static APPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl App {
     fn new() -> Self {
@@ -21,10 +26,14 @@ impl App {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let runtime = Path::new(RUNTIME_DIR);
+        let name = format!(
+            "embed-app-{}",
+            APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         std::fs::write(
             root.join("Cargo.toml"),
             format!(
-                "[package]\nname = \"embed-app\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n\
                  [dependencies]\ndbmigrate-runtime = {{ path = {runtime:?}, features = {features:?} }}\n\n\
                  [build-dependencies]\ndbmigrate-runtime = {{ path = {runtime:?} }}\n"
             ),
@@ -47,7 +56,7 @@ impl App {
         )
         .unwrap();
         std::fs::create_dir_all(root.join("migrations")).unwrap();
-        Self { dir }
+        Self { dir, name }
     }
 
     fn write(&self, name: &str, text: &str) {
@@ -174,7 +183,7 @@ fn a_fork_fails_the_build_and_a_warning_does_not() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("warning: embed-app@0.0.0: dbmigrate: "),
+        stderr.contains(&format!("warning: {}@0.0.0: dbmigrate: ", app.name)),
         "{stderr}"
     );
     assert!(stderr.contains("V3__add_teams.sql"), "{stderr}");
