@@ -128,7 +128,11 @@ impl Endpoints {
 
     /// The endpoints the environment names for `component`, if it names them.
     pub fn from_env(component: Component) -> Option<Self> {
-        let value = std::env::var(component.variable()).ok()?;
+        Self::from_list(component, &std::env::var(component.variable()).ok()?)
+    }
+
+    /// The endpoints a comma-separated list of URLs names, if it names any.
+    pub fn from_list(component: Component, value: &str) -> Option<Self> {
         let urls: Vec<String> = value
             .split(',')
             .map(str::trim)
@@ -349,6 +353,37 @@ pub(crate) fn wait_until(
                 });
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_travel_through_one_variable_each() {
+        for component in Component::ALL {
+            assert_eq!(Component::from_name(component.name()), Some(component));
+            let endpoints = Endpoints::of(component);
+            let (variable, value) = endpoints.variable();
+            assert_eq!(variable, component.variable());
+            assert_eq!(Endpoints::from_list(component, &value), Some(endpoints));
+        }
+        assert_eq!(Endpoints::from_list(Component::Galera, " , "), None);
+        assert_eq!(Endpoints::of(Component::Galera).urls.len(), 3);
+    }
+
+    #[test]
+    fn no_port_is_used_twice_or_collides_with_the_shared_servers() {
+        let mut ports: Vec<u16> = Component::ALL.into_iter().flat_map(ports::of).collect();
+        ports.extend(GALERA_NODES.iter().map(|n| n.sst));
+        let count = ports.len();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), count, "a port is used twice");
+        for shared in [5432, 3306, 6432, 4567, 4568, 4444] {
+            assert!(!ports.contains(&shared), "{shared}");
         }
     }
 }
