@@ -734,8 +734,9 @@ the history table does not exist yet: nothing is applied
 "#]]);
 }
 
-/// On a PostgreSQL standby and a read-only MariaDB replica: `upgrade` exits 10 naming the server's
-/// role, before the lock, and `status` and `current` read the history the primary wrote.
+/// On a PostgreSQL standby and a read-only MariaDB replica: `upgrade` (even with nothing to do),
+/// `downgrade` and `stamp` exit 10 naming the server's role, before the lock, and `status` and
+/// `current` read the history the primary wrote.
 async fn a_read_only_server_refuses_upgrade_and_answers_status(component: Component) {
     let db = TopologyDb::new(component).await;
     let sandbox = project();
@@ -789,6 +790,12 @@ pending:  1 revision(s)
 run `cargo dbmigrate upgrade` to apply the pending revisions
 
 "#]]);
+    // Refused even with nothing to write: the standby is the wrong server whether or not it has
+    // caught up. A dry run only looks.
+    run(db.second_url(), &["upgrade", "1"]).assert().code(10);
+    run(db.second_url(), &["upgrade", "--dry-run"])
+        .assert()
+        .success();
     run(db.second_url(), &["downgrade", "base"])
         .assert()
         .code(10);

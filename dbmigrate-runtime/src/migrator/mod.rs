@@ -286,11 +286,9 @@ impl<'m> Migrator<'m> {
         self.check_sql(&plan, Direction::Upgrade, session.backend())?;
         let refusal = self.refusal(&verification);
         if plan.is_empty() && refusal.is_none() {
-            // Nothing to write, but a standby is refused all the same: pointing upgrades at one is
-            // a mistake whether or not it has caught up yet.
-            if !self.dry_run {
-                self.refuse_read_only(session, "upgrade").await?;
-            }
+            // Nothing to write, so the role is not asked: this path is every startup's cost, and
+            // one more round trip would add half of it. `cargo dbmigrate` asks first, and an
+            // application that may run on a standby asks with `server_role`.
             return Ok(self.report(
                 Direction::Upgrade,
                 RunKind::Applied,
@@ -489,6 +487,30 @@ impl<'m> Migrator<'m> {
                     Ok(report)
                 })
             }))
+        })
+        .await
+    }
+
+    /// What the server behind `pool` is: a writable server, a PostgreSQL standby, or a read-only
+    /// MariaDB/MySQL replica. Commands that write refuse the latter two with
+    /// [`Error::ReadOnlyServer`] before the lock; an upgrade with nothing to do does not ask (it
+    /// writes nothing, and stays one read of the history), so an application that may start on a
+    /// standby asks here and waits there instead:
+    ///
+    /// ```ignore
+    /// let migrator = MIGRATIONS.migrator()?;
+    /// match migrator.server_role(&pool).await? {
+    ///     ServerRole::Writable => drop(migrator.upgrade(&pool).await?),
+    ///     _ => drop(migrator.wait_for(&pool, Target::Head, Duration::from_secs(300)).await?),
+    /// }
+    /// ```
+    pub async fn server_role(&self, pool: &impl Pool) -> Result<ServerRole, Error> {
+        self.in_session(pool, |_, session| {
+            Box::pin(async move {
+                session.role().await.map_err(Error::database(
+                    "asking the server whether it accepts writes",
+                ))
+            })
         })
         .await
     }
