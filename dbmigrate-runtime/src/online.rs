@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::ServerRole;
 use crate::backend::pool::BackendPool;
 use crate::embed::Embedded;
 use crate::graph::{GraphError, Target};
@@ -105,22 +104,6 @@ pub enum Command {
     },
     /// Record the current checksums of revisions that differ only in line endings.
     Repair,
-}
-
-impl Command {
-    /// The command's name when it writes to the database (a dry run does not).
-    fn writes(&self) -> Option<&'static str> {
-        match self {
-            Self::Upgrade { dry_run: false, .. } => Some("upgrade"),
-            Self::Downgrade { dry_run: false, .. } => Some("downgrade"),
-            Self::Stamp { .. } => Some("stamp"),
-            Self::Resolve { .. } => Some("resolve"),
-            Self::Repair => Some("repair"),
-            Self::Upgrade { .. } | Self::Downgrade { .. } | Self::Current | Self::Status { .. } => {
-                None
-            }
-        }
-    }
 }
 
 /// A command with what it needs to run.
@@ -228,7 +211,9 @@ pub async fn run(request: &Request, migrations: &Migrations) -> Outcome {
 
 async fn run_on(request: &Request, migrations: &Migrations, pool: &BackendPool) -> Outcome {
     let options = &request.options;
+    // A command pointed at a standby is refused even when it has nothing to write.
     let mut migrator = Migrator::new(migrations)
+        .refuse_read_only_when_idle(true)
         .allow_out_of_order(options.allow_out_of_order)
         .abort_divergent(!options.ignore_divergent)
         .abort_missing(!options.ignore_missing);
@@ -249,14 +234,6 @@ async fn run_on(request: &Request, migrations: &Migrations, pool: &BackendPool) 
     }
     let target = |text: &str| text.parse::<Target>();
     let result: Result<Outcome, Error> = async {
-        // Asked first, so that a command pointed at a standby is refused even when it would have
-        // nothing to write (the runtime's upgrade skips the question on its no-op path).
-        if let Some(command) = request.command.writes() {
-            let role = migrator.server_role(pool).await?;
-            if role != ServerRole::Writable {
-                return Err(Error::ReadOnlyServer { command, role });
-            }
-        }
         Ok(match &request.command {
             Command::Upgrade { target: text, dry_run } => {
                 let report = migrator.target(target(text)?).dry_run(*dry_run).upgrade(pool).await?;

@@ -77,6 +77,7 @@ pub struct Migrator<'m> {
     dry_run: bool,
     progress: Option<Arc<ProgressFn>>,
     revision_timeout: Option<Duration>,
+    refuse_read_only_when_idle: bool,
 }
 
 impl<'m> Migrator<'m> {
@@ -95,6 +96,7 @@ impl<'m> Migrator<'m> {
             dry_run: false,
             progress: None,
             revision_timeout: None,
+            refuse_read_only_when_idle: false,
         }
     }
 
@@ -161,6 +163,13 @@ impl<'m> Migrator<'m> {
     /// answering without closing. SQLite runs statements in this process and is not interrupted.
     pub fn revision_timeout(mut self, timeout: Duration) -> Self {
         self.revision_timeout = Some(timeout);
+        self
+    }
+
+    /// Refuse a standby even when an upgrade has nothing to write (what `cargo dbmigrate` does,
+    /// where the extra round trip does not matter); applications keep the no-op path one read.
+    pub(crate) fn refuse_read_only_when_idle(mut self, refuse: bool) -> Self {
+        self.refuse_read_only_when_idle = refuse;
         self
     }
 
@@ -287,8 +296,11 @@ impl<'m> Migrator<'m> {
         let refusal = self.refusal(&verification);
         if plan.is_empty() && refusal.is_none() {
             // Nothing to write, so the role is not asked: this path is every startup's cost, and
-            // one more round trip would add half of it. `cargo dbmigrate` asks first, and an
-            // application that may run on a standby asks with `server_role`.
+            // one more round trip would add half of it. `cargo dbmigrate` asks, and an application
+            // that may run on a standby asks with `server_role`.
+            if self.refuse_read_only_when_idle && !self.dry_run {
+                self.refuse_read_only(session, "upgrade").await?;
+            }
             return Ok(self.report(
                 Direction::Upgrade,
                 RunKind::Applied,
