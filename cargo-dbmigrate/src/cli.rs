@@ -40,7 +40,8 @@ Examples:
 Exit codes: 0 success, 1 the revisions have errors (or the command refused because of them),
 2 usage error, 3 project, configuration or file error, 4 database error, 5 history mismatch,
 6 lock timeout, 7 not at head, 8 building the Rust-step runner failed, 9 the runner was killed
-and the outcome is unknown (`status` tells).";
+and the outcome is unknown (`status` tells), 10 a command that writes was pointed at a standby or
+read-only replica.";
 
 /// `cargo dbmigrate`'s arguments after the `dbmigrate` word.
 #[derive(Debug, ClapArgs)]

@@ -12,6 +12,7 @@
 //! | 7 | the database is not at head (`status --check`) |
 //! | 8 | building the Rust-step runner failed |
 //! | 9 | the command was cut short and its outcome is unknown (the runner killed by a signal) |
+//! | 10 | a command that writes was pointed at a PostgreSQL standby or a read-only replica |
 
 use crate::error::Error;
 
@@ -43,11 +44,16 @@ pub enum Exit {
     /// panicking), so what it changed is unknown: `cargo dbmigrate status` tells. Not 4, which says
     /// the database refused and what stayed applied, nor 8, which says nothing ran.
     OutcomeUnknown = 9,
+    /// `upgrade`, `downgrade`, `stamp`, `resolve` or `repair` was pointed at a PostgreSQL standby or
+    /// a read-only MariaDB/MySQL replica and refused before taking the lock. Not 4: the database
+    /// did not fail and nothing was attempted; the URL names the wrong server, and a deployment
+    /// tool can tell "aimed at a replica" from a failure (and point at the primary, or wait).
+    ReadOnlyServer = 10,
 }
 
 impl Exit {
     /// Every code, in order, for documentation and tests.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::Revisions,
         Exit::Usage,
@@ -58,6 +64,7 @@ impl Exit {
         Exit::NotAtHead,
         Exit::RunnerBuild,
         Exit::OutcomeUnknown,
+        Exit::ReadOnlyServer,
     ];
 
     /// The numeric code.
@@ -113,7 +120,7 @@ mod tests {
     #[test]
     fn codes_are_the_documented_numbers() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, (0..=9).collect::<Vec<u8>>());
+        assert_eq!(codes, (0..=10).collect::<Vec<u8>>());
     }
 
     #[test]
@@ -130,6 +137,7 @@ mod tests {
             (Exit::NotAtHead, exit::NOT_AT_HEAD),
             (Exit::RunnerBuild, exit::RUNNER),
             (Exit::OutcomeUnknown, exit::OUTCOME_UNKNOWN),
+            (Exit::ReadOnlyServer, exit::READ_ONLY_SERVER),
         ] {
             assert_eq!(cli.code(), runtime, "{cli:?}");
         }

@@ -37,11 +37,11 @@ mod redact;
 pub mod revision;
 pub mod sql;
 
-pub use backend::Backend;
 #[cfg(feature = "__apply")]
 pub use backend::pool::BackendPool;
 #[cfg(feature = "__apply")]
 pub use backend::session::Pool;
+pub use backend::{Backend, ServerRole};
 pub use config::Config;
 #[cfg(feature = "__apply")]
 pub use data::{BoxError, RustStep};

@@ -30,7 +30,8 @@ pub mod exit {
     pub const HISTORY: u8 = 5;
     /// Another process held the migration lock for longer than the timeout.
     pub const LOCK_TIMEOUT: u8 = 6;
-    /// `status --check`: the database is not at head.
+    /// `status --check`: the database is not at head; or `Migrator::wait_for` timed out before
+    /// its target arrived on the server it waits on.
     pub const NOT_AT_HEAD: u8 = 7;
     /// The runner for Rust revisions could not be built.
     pub const RUNNER: u8 = 8;
@@ -38,6 +39,10 @@ pub mod exit {
     /// revision committed and the database unreachable afterwards) and its outcome is unknown:
     /// `cargo dbmigrate status` tells where the database stands.
     pub const OUTCOME_UNKNOWN: u8 = 9;
+    /// A command that writes (`upgrade`, `downgrade`, `stamp`, `resolve`, `repair`) was pointed at
+    /// a PostgreSQL standby or a read-only MariaDB/MySQL replica, and refused before taking the
+    /// lock: neither the revisions nor the database are wrong, the URL is (point it at the primary).
+    pub const READ_ONLY_SERVER: u8 = 10;
 }
 
 /// Options that apply to every online command.
@@ -174,6 +179,8 @@ pub fn exit_code(error: &Error) -> u8 {
         | Error::Revision(_) => exit::DATABASE,
         Error::History(_) => exit::HISTORY,
         Error::LockTimeout { .. } | Error::DatabaseLocked { .. } => exit::LOCK_TIMEOUT,
+        Error::WaitTimeout { .. } => exit::NOT_AT_HEAD,
+        Error::ReadOnlyServer { .. } => exit::READ_ONLY_SERVER,
         Error::MissingRustStep { .. } => exit::RUNNER,
     }
 }
@@ -204,7 +211,9 @@ pub async fn run(request: &Request, migrations: &Migrations) -> Outcome {
 
 async fn run_on(request: &Request, migrations: &Migrations, pool: &BackendPool) -> Outcome {
     let options = &request.options;
+    // A command pointed at a standby is refused even when it has nothing to write.
     let mut migrator = Migrator::new(migrations)
+        .refuse_read_only_when_idle(true)
         .allow_out_of_order(options.allow_out_of_order)
         .abort_divergent(!options.ignore_divergent)
         .abort_missing(!options.ignore_missing);

@@ -1,10 +1,11 @@
-//! `cargo xtask ci`: the same steps as `.ci/run`, for running them locally.
+//! `cargo xtask ci`: the same steps as `.ci/run`, for running them locally: formatting and lints,
+//! then `cargo xtask test`.
 
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// The steps CI runs, in order; `.ci/run` runs the same list.
+/// The lint steps CI runs, in order, before the tests; `.ci/run` runs the same list.
 const STEPS: &[&[&str]] = &[
     &["fmt", "--all", "--", "--check"],
     &[
@@ -16,7 +17,6 @@ const STEPS: &[&[&str]] = &[
         "-D",
         "warnings",
     ],
-    &["test", "--workspace", "--all-features"],
 ];
 
 pub fn run() -> anyhow::Result<()> {
@@ -30,5 +30,5 @@ pub fn run() -> anyhow::Result<()> {
             bail!("`cargo {}` failed", step.join(" "));
         }
     }
-    Ok(())
+    crate::test::run()
 }

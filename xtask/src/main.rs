@@ -1,5 +1,6 @@
-//! Project automation behind `cargo xtask`: `ci` runs what CI runs, `bench` measures against peers and
-//! limits, `fuzz` fuzzes the revision parser, `stress` races and kills replicas.
+//! Project automation behind `cargo xtask`: `ci` runs what CI runs, `test` runs the test suite with
+//! the topologies it needs, `bench` measures against peers and limits, `fuzz` fuzzes the revision
+//! parser, `stress` races and kills replicas.
 
 mod bench;
 mod ci;
@@ -7,6 +8,7 @@ mod faults;
 mod fuzz;
 mod report;
 mod stress;
+mod test;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,8 @@ struct Xtask {
 enum Task {
     /// Run exactly what CI runs: formatting, lints and the whole test suite.
     Ci,
+    /// Install what the test topologies need, start them, and run the whole test suite.
+    Test,
     /// Run benchmarks side by side with peers and with the limit, and print medians and ratios.
     Bench(bench::Args),
     /// Fuzz the revision parser and graph (cargo-fuzz) and record the run in RELIABILITY.md.
@@ -35,6 +39,7 @@ enum Task {
 fn main() -> ExitCode {
     let result = match Xtask::parse().task {
         Task::Ci => ci::run(),
+        Task::Test => test::run(),
         Task::Bench(args) => bench::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Stress(args) => stress::run(&args),

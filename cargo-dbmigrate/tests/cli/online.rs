@@ -2,6 +2,7 @@
 //! PostgreSQL and MariaDB, and drives `cargo dbmigrate` as a user would, through DATABASE_URL.
 
 use dbmigrate_test_support::on_every_backend;
+use dbmigrate_test_support::topology::{Component, TopologyDb};
 use snapbox::str;
 
 use crate::support::Sandbox;
@@ -731,4 +732,82 @@ database: SQLite (history table `refinery_schema_history`)
 the history table does not exist yet: nothing is applied
 ...
 "#]]);
+}
+
+/// On a PostgreSQL standby and a read-only MariaDB replica: `upgrade` (even with nothing to do),
+/// `downgrade` and `stamp` exit 10 naming the server's role, before the lock, and `status` and
+/// `current` read the history the primary wrote.
+async fn a_read_only_server_refuses_upgrade_and_answers_status(component: Component) {
+    let db = TopologyDb::new(component).await;
+    let sandbox = project();
+    let run = |url: &str, args: &[&str]| {
+        sandbox
+            .cmd(args)
+            .env("DATABASE_URL", url)
+            .arg("--dir")
+            .arg("migrations")
+    };
+    let role = match component {
+        Component::PostgresStandby => {
+            "a PostgreSQL standby (in recovery: pg_is_in_recovery() is true)"
+        }
+        _ => "a read-only MariaDB/MySQL server (`read_only` is ON, as on a replica)",
+    };
+    run(db.second_url(), &["upgrade"])
+        .assert()
+        .code(10)
+        .stdout_eq("")
+        .stderr_eq(format!(
+            "error: cannot upgrade here: this server is {role}; migrations run on the primary: point the URL at it. \
+             Nothing was locked or written. `status` and `current` work here, read-only; an application replica \
+             that starts before the primary's migration has replicated waits for it with `Migrator::wait_for`\n"
+        ));
+    run(db.first_url(), &["upgrade", "1"]).assert().success();
+    // The standby catches up by itself; `current` reads it there.
+    let started = std::time::Instant::now();
+    while run(db.second_url(), &["current"])
+        .output()
+        .expect("run")
+        .stdout
+        != b"1 create_users\n"
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the history never reached the standby"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    run(db.second_url(), &["status", "--check"])
+        .assert()
+        .code(7)
+        .stdout_eq(str![[r#"
+database: [..] (history table `refinery_schema_history`)
+current:  1
+head:     2
+applied:  1 revision(s)
+pending:  1 revision(s)
+  2 add_teams (sql)
+run `cargo dbmigrate upgrade` to apply the pending revisions
+
+"#]]);
+    // Refused even with nothing to write: the standby is the wrong server whether or not it has
+    // caught up. A dry run only looks.
+    run(db.second_url(), &["upgrade", "1"]).assert().code(10);
+    run(db.second_url(), &["upgrade", "--dry-run"])
+        .assert()
+        .success();
+    run(db.second_url(), &["downgrade", "base"])
+        .assert()
+        .code(10);
+    run(db.second_url(), &["stamp", "2"]).assert().code(10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_standby_refuses_upgrade_and_answers_status() {
+    a_read_only_server_refuses_upgrade_and_answers_status(Component::PostgresStandby).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_replica_refuses_upgrade_and_answers_status() {
+    a_read_only_server_refuses_upgrade_and_answers_status(Component::MariaDbReplica).await;
 }

@@ -165,6 +165,37 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// What a server is in its replication setup, as far as writing to it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ServerRole {
+    /// It accepts writes: a primary, a lone server, a Galera node, a SQLite file.
+    Writable,
+    /// A PostgreSQL hot standby: in recovery (`pg_is_in_recovery()`), replaying its primary's WAL.
+    PostgresStandby,
+    /// A MariaDB/MySQL server with `read_only` (or `innodb_read_only`) on, as replicas run.
+    MySqlReadOnly {
+        /// The setting that is on.
+        setting: &'static str,
+    },
+}
+
+impl fmt::Display for ServerRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Writable => f.write_str("a server that accepts writes"),
+            Self::PostgresStandby => {
+                f.write_str("a PostgreSQL standby (in recovery: pg_is_in_recovery() is true)")
+            }
+            Self::MySqlReadOnly { setting } => write!(
+                f,
+                "a read-only MariaDB/MySQL server (`{setting}` is ON, as on a replica)"
+            ),
+        }
+    }
+}
+
 /// The side table that goes with a history table: `<table>_dbmigrate`, which refinery never reads.
 pub fn state_table(history_table: &str) -> String {
     format!("{history_table}{STATE_TABLE_SUFFIX}")

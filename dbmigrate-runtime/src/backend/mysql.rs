@@ -1,10 +1,35 @@
-//! MySQL/MariaDB specifics: the `GET_LOCK` named lock and who holds it.
+//! MySQL/MariaDB specifics: the `GET_LOCK` named lock and who holds it, and whether the server is
+//! read-only.
 
 use std::time::Duration;
 
 use sqlx::MySqlConnection;
 
+use super::ServerRole;
 use super::lock::LockError;
+
+/// Whether the server refuses writes as a whole, as replicas are set up to (`read_only`, which
+/// MySQL's `super_read_only` implies, or `innodb_read_only`). A user with the privilege to write on
+/// a `read_only` server (SUPER, READ_ONLY ADMIN) is refused too: a migration written on a replica
+/// breaks its replication.
+pub(super) async fn role(conn: &mut MySqlConnection) -> Result<ServerRole, sqlx::Error> {
+    let (read_only, innodb_read_only): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(@@global.read_only AS SIGNED), CAST(@@global.innodb_read_only AS SIGNED)",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if read_only != 0 {
+        ServerRole::MySqlReadOnly {
+            setting: "read_only",
+        }
+    } else if innodb_read_only != 0 {
+        ServerRole::MySqlReadOnly {
+            setting: "innodb_read_only",
+        }
+    } else {
+        ServerRole::Writable
+    })
+}
 
 /// Takes the named lock for `table` in the current database, waiting up to `timeout`; returns the
 /// name, which unlocking needs, and this connection's id (see [`end_session`]).

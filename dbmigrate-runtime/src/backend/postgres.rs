@@ -1,10 +1,24 @@
-//! PostgreSQL specifics: the advisory lock and who holds it, and `COPY` for bulk inserts.
+//! PostgreSQL specifics: the advisory lock and who holds it, whether the server is a standby, and
+//! `COPY` for bulk inserts.
 
 use std::time::Duration;
 
 use sqlx::PgConnection;
 
+use super::ServerRole;
 use super::lock::LockError;
+
+/// Whether the server is a hot standby (in recovery), where nothing can be written.
+pub(super) async fn role(conn: &mut PgConnection) -> Result<ServerRole, sqlx::Error> {
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(conn)
+        .await?;
+    Ok(if in_recovery {
+        ServerRole::PostgresStandby
+    } else {
+        ServerRole::Writable
+    })
+}
 
 /// SQLSTATE `lock_not_available`, raised when `lock_timeout` expires.
 const LOCK_NOT_AVAILABLE: &str = "55P03";

@@ -191,6 +191,18 @@ impl Session {
         }
     }
 
+    /// Whether the server accepts writes, or is a standby or read-only replica.
+    pub(crate) async fn role(&mut self) -> Result<super::ServerRole, sqlx::Error> {
+        match &mut self.pooled {
+            #[cfg(feature = "postgres")]
+            Pooled::Postgres(c) => super::postgres::role(c).await,
+            #[cfg(feature = "mysql")]
+            Pooled::MySql(c) => super::mysql::role(c).await,
+            #[cfg(feature = "sqlite")]
+            Pooled::Sqlite(_) => Ok(super::ServerRole::Writable),
+        }
+    }
+
     /// The database the session speaks to.
     pub fn backend(&self) -> Backend {
         match self.pooled {

@@ -107,6 +107,49 @@ pub enum Error {
     /// `resolve` was asked about a revision with nothing to resolve.
     #[error("{0}")]
     Resolve(String),
+    /// A command that writes was pointed at a PostgreSQL standby or a read-only MariaDB/MySQL
+    /// server; refused before the lock was taken or anything written.
+    #[error(
+        "cannot {command} here: this server is {role}; migrations run on the primary: point the URL at it. \
+         Nothing was locked or written. `status` and `current` work here, read-only; an application replica \
+         that starts before the primary's migration has replicated waits for it with `Migrator::wait_for`"
+    )]
+    ReadOnlyServer {
+        /// The command refused: `upgrade`, `downgrade`, `stamp`, `resolve` or `repair`.
+        command: &'static str,
+        /// What the server is.
+        role: crate::backend::ServerRole,
+    },
+    /// [`super::Migrator::wait_for`] gave up before the revisions of its target were all in the
+    /// history table of the server it reads.
+    #[error(
+        "the schema this program needs did not arrive within {:.1} s: revision(s) {} of target `{target}` \
+         are not recorded in `{table}` on this server yet{}. Is the migration running on the primary? \
+         `cargo dbmigrate status` against the primary tells; if it is just slow, wait longer",
+        waited.as_secs_f64(),
+        join(pending),
+        if current.is_empty() { String::new() } else { format!(" (it is at {})", join(current)) }
+    )]
+    WaitTimeout {
+        /// What was waited for.
+        target: crate::graph::Target,
+        /// The history table.
+        table: String,
+        /// How long it waited.
+        waited: Duration,
+        /// The revisions of the target not (or not completely) applied on this server.
+        pending: Vec<i64>,
+        /// The heads applied on this server.
+        current: Vec<i64>,
+    },
+}
+
+fn join(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe_completed(completed: &[StepReport]) -> String {

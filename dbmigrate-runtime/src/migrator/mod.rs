@@ -5,6 +5,9 @@
 //! files (divergent, missing, out of order, unfinished: refused before anything runs), then run each
 //! revision, committing it together with its history row, and release the lock.
 //!
+//! Commands that write refuse a PostgreSQL standby or a read-only MariaDB/MySQL replica before the
+//! lock; [`Migrator::wait_for`] is what a replica of the application calls there instead.
+//!
 //! An upgrade with nothing to do skips the lock: it reads the history once and, when every revision
 //! up to the target is applied and matches its file, returns. Rows are only ever written together with
 //! the revision they record, so that read cannot see a half-applied revision.
@@ -14,6 +17,7 @@ mod error;
 mod report;
 mod run;
 mod status;
+mod wait;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -27,7 +31,9 @@ pub use error::{
 };
 pub use report::{Direction, Report, RunKind, StepReport, format_duration};
 pub use status::{AppliedInfo, PendingInfo, Status};
+pub use wait::Arrived;
 
+use crate::backend::ServerRole;
 use crate::backend::lock::{self, LockError};
 use crate::backend::session::{Pool, Session};
 use crate::data::{Progress, ProgressFn};
@@ -71,6 +77,7 @@ pub struct Migrator<'m> {
     dry_run: bool,
     progress: Option<Arc<ProgressFn>>,
     revision_timeout: Option<Duration>,
+    refuse_read_only_when_idle: bool,
 }
 
 impl<'m> Migrator<'m> {
@@ -89,6 +96,7 @@ impl<'m> Migrator<'m> {
             dry_run: false,
             progress: None,
             revision_timeout: None,
+            refuse_read_only_when_idle: false,
         }
     }
 
@@ -155,6 +163,13 @@ impl<'m> Migrator<'m> {
     /// answering without closing. SQLite runs statements in this process and is not interrupted.
     pub fn revision_timeout(mut self, timeout: Duration) -> Self {
         self.revision_timeout = Some(timeout);
+        self
+    }
+
+    /// Refuse a standby even when an upgrade has nothing to write (what `cargo dbmigrate` does,
+    /// where the extra round trip does not matter); applications keep the no-op path one read.
+    pub(crate) fn refuse_read_only_when_idle(mut self, refuse: bool) -> Self {
+        self.refuse_read_only_when_idle = refuse;
         self
     }
 
@@ -280,6 +295,12 @@ impl<'m> Migrator<'m> {
         self.check_sql(&plan, Direction::Upgrade, session.backend())?;
         let refusal = self.refusal(&verification);
         if plan.is_empty() && refusal.is_none() {
+            // Nothing to write, so the role is not asked: this path is every startup's cost, and
+            // one more round trip would add half of it. `cargo dbmigrate` asks, and an application
+            // that may run on a standby asks with `server_role`.
+            if self.refuse_read_only_when_idle && !self.dry_run {
+                self.refuse_read_only(session, "upgrade").await?;
+            }
             return Ok(self.report(
                 Direction::Upgrade,
                 RunKind::Applied,
@@ -294,7 +315,7 @@ impl<'m> Migrator<'m> {
                 None => Ok(self.planned(Direction::Upgrade, &plan, started, &applied)),
             };
         }
-        self.locked(session, |this, session| {
+        self.locked(session, "upgrade", |this, session| {
             Box::pin(this.upgrade_locked(session, started))
         })
         .await
@@ -360,7 +381,7 @@ impl<'m> Migrator<'m> {
         if self.dry_run {
             return Ok(self.planned(Direction::Downgrade, &plan, started, &applied));
         }
-        self.locked(session, |this, session| {
+        self.locked(session, "downgrade", |this, session| {
             Box::pin(async move {
                 let history = this.prepare(session).await?;
                 let mut applied = history.applied_versions();
@@ -390,7 +411,7 @@ impl<'m> Migrator<'m> {
     pub async fn stamp(&self, pool: &impl Pool, target: Target) -> Result<Report, Error> {
         let started = Instant::now();
         self.in_session(pool, |this, session| {
-            Box::pin(this.locked(session, move |this, session| {
+            Box::pin(this.locked(session, "stamp", move |this, session| {
                 Box::pin(async move {
                     let width = this.migrations.version_width();
                     let history = this.prepare_unverified(session).await?;
@@ -482,6 +503,30 @@ impl<'m> Migrator<'m> {
         .await
     }
 
+    /// What the server behind `pool` is: a writable server, a PostgreSQL standby, or a read-only
+    /// MariaDB/MySQL replica. Commands that write refuse the latter two with
+    /// [`Error::ReadOnlyServer`] before the lock; an upgrade with nothing to do does not ask (it
+    /// writes nothing, and stays one read of the history), so an application that may start on a
+    /// standby asks here and waits there instead:
+    ///
+    /// ```ignore
+    /// let migrator = MIGRATIONS.migrator()?;
+    /// match migrator.server_role(&pool).await? {
+    ///     ServerRole::Writable => drop(migrator.upgrade(&pool).await?),
+    ///     _ => drop(migrator.wait_for(&pool, Target::Head, Duration::from_secs(300)).await?),
+    /// }
+    /// ```
+    pub async fn server_role(&self, pool: &impl Pool) -> Result<ServerRole, Error> {
+        self.in_session(pool, |_, session| {
+            Box::pin(async move {
+                session.role().await.map_err(Error::database(
+                    "asking the server whether it accepts writes",
+                ))
+            })
+        })
+        .await
+    }
+
     /// What the database has applied, what is pending, and anything wrong, without changing anything
     /// or taking the lock.
     pub async fn status(&self, pool: &impl Pool) -> Result<Status, Error> {
@@ -510,7 +555,7 @@ impl<'m> Migrator<'m> {
     ) -> Result<Report, Error> {
         let started = Instant::now();
         self.in_session(pool, |this, session| {
-            Box::pin(this.locked(session, move |this, session| {
+            Box::pin(this.locked(session, "resolve", move |this, session| {
                 Box::pin(run::resolve(session, this, version, resolution, started))
             }))
         })
@@ -522,7 +567,7 @@ impl<'m> Migrator<'m> {
     /// versions repaired.
     pub async fn repair(&self, pool: &impl Pool) -> Result<Vec<i64>, Error> {
         self.in_session(pool, |this, session| {
-            Box::pin(this.locked(session, |this, session| {
+            Box::pin(this.locked(session, "repair", |this, session| {
                 Box::pin(async move {
                     let history = this.prepare_unverified(session).await?;
                     let verification = this.verify(&history);
@@ -660,11 +705,13 @@ impl<'m> Migrator<'m> {
         }
     }
 
-    /// Runs `work` with the migration lock held, and always releases it (or closes the connection,
-    /// which frees it, when the release itself fails or the future is dropped).
+    /// Runs `work` (the writes of `command`) with the migration lock held, and always releases it
+    /// (or closes the connection, which frees it, when the release itself fails or the future is
+    /// dropped). A standby or read-only replica is refused first, before the lock is taken.
     async fn locked<'s, T>(
         &'s self,
         session: &'s mut Session,
+        command: &'static str,
         work: impl for<'a> FnOnce(
             &'a Self,
             &'a mut Session,
@@ -672,6 +719,7 @@ impl<'m> Migrator<'m> {
             Box<dyn Future<Output = Result<T, Error>> + Send + 'a>,
         >,
     ) -> Result<T, Error> {
+        self.refuse_read_only(session, command).await?;
         let waiting = Instant::now();
         lock::acquire(session, &self.table, self.lock_timeout)
             .await
@@ -705,6 +753,22 @@ impl<'m> Migrator<'m> {
             tracing::warn!(%error, "releasing the migration lock failed; closing the connection frees it");
         }
         result
+    }
+
+    /// Refuses `command` on a PostgreSQL standby or a read-only MariaDB/MySQL server: it would fail
+    /// at its first write (or, for a user allowed to write on a read-only replica, break its
+    /// replication), and it is the URL that is wrong, not the revisions.
+    async fn refuse_read_only(
+        &self,
+        session: &mut Session,
+        command: &'static str,
+    ) -> Result<(), Error> {
+        match session.role().await.map_err(Error::database(
+            "asking the server whether it accepts writes",
+        ))? {
+            ServerRole::Writable => Ok(()),
+            role => Err(Error::ReadOnlyServer { command, role }),
+        }
     }
 
     async fn read(&self, session: &mut Session) -> Result<Option<History>, Error> {

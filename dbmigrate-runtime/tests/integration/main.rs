@@ -31,6 +31,8 @@ mod server_parser;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql_text;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod standby;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod support;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod table_names;

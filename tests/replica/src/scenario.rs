@@ -102,21 +102,59 @@ pub async fn race(
     processes: usize,
     lock_timeout: Duration,
 ) -> RaceOutcome {
+    race_across(
+        replica,
+        db,
+        std::slice::from_ref(&db.url),
+        processes,
+        lock_timeout,
+    )
+    .await
+}
+
+/// Starts `processes` replicas at once, process `i` on `urls[i % urls.len()]`, and waits for them
+/// all; each exit in start order, with the URL it ran on.
+pub async fn start_across(
+    replica: &Replica,
+    urls: &[String],
+    processes: usize,
+    lock_timeout: Duration,
+) -> Vec<(String, Exit)> {
+    assert!(!urls.is_empty(), "at least one URL");
     let children: Vec<_> = (0..processes)
-        .map(|_| {
+        .map(|i| {
+            let url = urls[i % urls.len()].clone();
             let started = Instant::now();
             let child = replica
-                .command(&db.url, lock_timeout)
+                .command(&url, lock_timeout)
                 .spawn()
                 .expect("spawn a replica");
-            (started, child)
+            (url, started, child)
         })
         .collect();
     let mut exits = Vec::new();
-    for (started, child) in children {
+    for (url, started, child) in children {
         let output = child.wait_with_output().await.expect("wait for a replica");
-        exits.push(exit_of(output, started.elapsed()));
+        exits.push((url, exit_of(output, started.elapsed())));
     }
+    exits
+}
+
+/// [`race`] with the replicas spread over `urls`, several ways to reach the database `db` (through
+/// a pooler and directly, or the nodes of a cluster); `db` is where the outcome is checked. On a
+/// cluster, `db` must read what every node committed (on Galera, causal reads).
+pub async fn race_across(
+    replica: &Replica,
+    db: &Database,
+    urls: &[String],
+    processes: usize,
+    lock_timeout: Duration,
+) -> RaceOutcome {
+    let exits: Vec<Exit> = start_across(replica, urls, processes, lock_timeout)
+        .await
+        .into_iter()
+        .map(|(_, exit)| exit)
+        .collect();
     let mut outcome = RaceOutcome::default();
     let mut applied: Vec<i64> = Vec::new();
     for exit in &exits {

@@ -9,6 +9,7 @@
 //! without a second copy of the runtime in their build.
 
 pub mod fault_proxy;
+pub mod topology;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -90,14 +91,19 @@ fn unique_name() -> String {
 
 /// Runs SQL on the server's default database, failing the test with a clear message if it cannot.
 pub async fn admin_execute(server: Server, sql: &str) {
-    let url = server.url();
+    admin_execute_at(server, &server.url(), sql, server.variable()).await;
+}
+
+/// Runs SQL on the server at `url`, failing the test with a clear message naming `variable` (where
+/// the URL comes from) if it cannot.
+pub(crate) async fn admin_execute_at(server: Server, url: &str, sql: &str, variable: &str) {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
     let result = match server {
-        Server::Postgres => match sqlx::PgConnection::connect(&url).await {
+        Server::Postgres => match sqlx::PgConnection::connect(url).await {
             Ok(mut c) => sqlx::raw_sql(sql).execute(&mut c).await.map(drop),
             Err(e) => Err(e),
         },
-        Server::MySql => match sqlx::MySqlConnection::connect(&url).await {
+        Server::MySql => match sqlx::MySqlConnection::connect(url).await {
             Ok(mut c) => sqlx::raw_sql(sql).execute(&mut c).await.map(drop),
             Err(e) => Err(e),
         },
@@ -106,8 +112,7 @@ pub async fn admin_execute(server: Server, sql: &str) {
     if let Err(error) = result {
         panic!(
             "{server:?} at {url} is needed by this test and failed: {error}\n\
-             (backend tests never skip; start the server or set {})",
-            server.variable()
+             (backend tests never skip; start the server or set {variable})"
         );
     }
 }
@@ -138,21 +143,47 @@ pub struct Database {
     name: String,
     pool: TypedPool,
     dir: Option<tempfile::TempDir>,
+    /// Where the database was created and is dropped, and the variable that names that server.
+    admin: Option<(String, &'static str)>,
 }
 
 impl Database {
     /// A new, empty database.
     pub async fn new(server: Server) -> Self {
+        match server {
+            Server::Sqlite => Self::create(server, None).await,
+            _ => Self::create(server, Some((server.url(), server.variable()))).await,
+        }
+    }
+
+    /// A new, empty database on the server at `admin_url` (a URL naming any database on it), which
+    /// the environment variable `variable` names.
+    pub async fn new_at(server: Server, admin_url: &str, variable: &'static str) -> Self {
+        Self::create(server, Some((admin_url.to_string(), variable))).await
+    }
+
+    /// The name of the database.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn create(server: Server, admin: Option<(String, &'static str)>) -> Self {
         let name = unique_name();
-        let (url, dir) = match server {
-            Server::Sqlite => {
+        let (url, dir) = match &admin {
+            None => {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
                 (url, Some(dir))
             }
-            _ => {
-                admin_execute(server, &format!("CREATE DATABASE {name}")).await;
-                (with_database(&server.url(), &name), None)
+            Some((admin_url, variable)) => {
+                admin_execute_at(
+                    server,
+                    admin_url,
+                    &format!("CREATE DATABASE {name}"),
+                    variable,
+                )
+                .await;
+                (with_database(admin_url, &name), None)
             }
         };
         let pool = match server {
@@ -181,6 +212,7 @@ impl Database {
             name,
             pool,
             dir,
+            admin,
         }
     }
 
@@ -361,9 +393,9 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if self.server == Server::Sqlite {
+        let Some((admin_url, variable)) = self.admin.clone() else {
             return;
-        }
+        };
         let (server, name) = (self.server, self.name.clone());
         // Drop runs outside async code; a thread with its own runtime may block as it likes.
         let _ = std::thread::spawn(move || {
@@ -376,7 +408,7 @@ impl Drop for Database {
                     Server::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
                     _ => format!("DROP DATABASE IF EXISTS {name}"),
                 };
-                admin_execute(server, &sql).await;
+                admin_execute_at(server, &admin_url, &sql, variable).await;
             });
         })
         .join();
