@@ -436,6 +436,15 @@ fn mysql_separator() -> impl Strategy<Value = String> {
         2 => Just(";\n# hash; comment\n".to_string()),
         // No empty statement (`;;`): MariaDB refuses one in a multi-statement query ("Query was
         // empty") while dbmigrate skips it, as PostgreSQL and SQLite do; that leniency is meant.
+    ]
+}
+
+/// What ends a generated MariaDB text: a separator, or one that leaves a string or comment open.
+/// Only at the end: an open comment in the middle would close at the next `*/` and leave a statement
+/// of only a comment, which MariaDB refuses as empty and dbmigrate skips (the leniency above).
+fn mysql_ending() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => mysql_separator(),
         1 => prop_oneof![Just(";\n'".to_string()), Just(";\n/* open".to_string())],
     ]
 }
@@ -444,12 +453,16 @@ fn mysql_text() -> impl Strategy<Value = String> {
     (1..7usize)
         .prop_flat_map(|n| {
             let statements: Vec<BoxedStrategy<String>> = (0..n).map(mysql_statement).collect();
-            (statements, proptest::collection::vec(mysql_separator(), n))
+            (
+                statements,
+                proptest::collection::vec(mysql_separator(), n - 1),
+                mysql_ending(),
+            )
         })
-        .prop_map(|(statements, separators)| {
+        .prop_map(|(statements, separators, ending)| {
             statements
                 .iter()
-                .zip(&separators)
+                .zip(separators.iter().chain(std::iter::once(&ending)))
                 .map(|(s, sep)| format!("{s}{sep}"))
                 .collect()
         })
