@@ -5,11 +5,13 @@
 //! and `BEGIN ... END` bodies start and end, which is all that splitting needs.
 
 mod lexer;
+pub mod placeholders;
 pub mod script;
 
 use crate::backend::Backend;
 
 pub use lexer::Token;
+pub use placeholders::placeholders;
 
 /// One statement of a revision, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,29 +134,6 @@ pub fn split(sql: &str, backend: Backend) -> Vec<Statement> {
     statements
 }
 
-/// Rewrites portable `?` placeholders to PostgreSQL's `$1, $2, ...`; other backends take `?` as is.
-/// Question marks inside strings, identifiers and comments are left alone.
-pub fn placeholders(sql: &str, backend: Backend) -> String {
-    if backend != Backend::Postgres {
-        return sql.to_string();
-    }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut offset = 0;
-    let mut index = 0;
-    for token in lexer::tokens(sql, backend) {
-        let length = token.len();
-        if matches!(token, Token::Question) {
-            index += 1;
-            out.push('$');
-            out.push_str(&index.to_string());
-        } else {
-            out.push_str(&sql[offset..offset + length]);
-        }
-        offset += length;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,15 +204,5 @@ mod tests {
         assert!(!commits("CREATE TEMPORARY TABLE t(id int)"));
         assert!(!commits("INSERT INTO t VALUES (1)"));
         assert!(!commits("/* c */ UPDATE t SET x = 1"));
-    }
-
-    #[test]
-    fn rewrites_placeholders_for_postgres_only() {
-        let sql = "SELECT '?', \"?\" FROM t WHERE a = ? AND b = ? -- ?";
-        assert_eq!(
-            placeholders(sql, Backend::Postgres),
-            "SELECT '?', \"?\" FROM t WHERE a = $1 AND b = $2 -- ?"
-        );
-        assert_eq!(placeholders(sql, Backend::MySql), sql);
     }
 }
