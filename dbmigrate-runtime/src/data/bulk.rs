@@ -87,31 +87,50 @@ where
 {
     let target = Target::new(table, columns, cx.backend())?;
     let task = format!("bulk insert into {table}");
-    match cx.backend() {
+    let backend = cx.backend();
+    // All rows or none, and the connection usable afterwards, wherever the step runs: where each
+    // statement would commit on its own, a failure at row 1,501 would leave the first batch behind
+    // (and a rerun would insert it twice), so the insert takes a transaction of its own (a COPY is
+    // one statement already); inside the step's transaction, a savepoint undoes the rows already
+    // sent and, on PostgreSQL, the failed COPY, so a caller that handles the error can go on.
+    let (open, commit, undo): (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+    ) = if !cx.autocommitting() {
+        (
+            "SAVEPOINT dbmigrate_bulk_insert",
+            &["RELEASE SAVEPOINT dbmigrate_bulk_insert"],
+            &[
+                "ROLLBACK TO SAVEPOINT dbmigrate_bulk_insert",
+                "RELEASE SAVEPOINT dbmigrate_bulk_insert",
+            ],
+        )
+    } else if backend == Backend::Postgres {
+        ("", &[], &[])
+    } else {
+        (backend.begin_statement(), &["COMMIT"], &["ROLLBACK"])
+    };
+    if !open.is_empty() {
+        cx.control(open).await?;
+    }
+    let result = match backend {
         #[cfg(feature = "postgres")]
         Backend::Postgres => copy_in(cx, &task, &target, rows).await,
-        backend => {
-            // Where each statement would commit on its own, a failure at row 1,501 would leave the
-            // first batch behind, and a rerun would insert it twice: one transaction makes it all or
-            // nothing.
-            let own_transaction = cx.autocommitting();
-            if own_transaction {
-                cx.control(backend.begin_statement()).await?;
+        _ => insert_batches(cx, &task, &target, rows).await,
+    };
+    match result {
+        Ok(count) => {
+            for statement in commit {
+                cx.control(statement).await?;
             }
-            let result = insert_batches(cx, &task, &target, rows).await;
-            if !own_transaction {
-                return result;
+            Ok(count)
+        }
+        Err(error) => {
+            for statement in undo {
+                let _ = cx.control(statement).await;
             }
-            match result {
-                Ok(count) => {
-                    cx.control("COMMIT").await?;
-                    Ok(count)
-                }
-                Err(error) => {
-                    let _ = cx.control("ROLLBACK").await;
-                    Err(error)
-                }
-            }
+            Err(error)
         }
     }
 }

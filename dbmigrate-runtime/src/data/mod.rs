@@ -453,10 +453,11 @@ impl<'c> Context<'c> {
     ///
     /// All rows or none: a bad row (a value the backend cannot store, a row the database refuses)
     /// fails the insert, naming the row and, where known, the column, and leaves none of its rows
-    /// behind. Inside the revision's transaction that is the transaction's doing; where statements
-    /// commit one by one (`Transaction: none`, or MySQL after DDL committed implicitly), the insert
-    /// runs in a transaction of its own (PostgreSQL's `COPY` is one statement already), so a rerun
-    /// after a failure never duplicates rows.
+    /// behind. Inside the revision's transaction the insert runs in a savepoint, so the transaction
+    /// stays usable after the error (on PostgreSQL too); where statements commit one by one
+    /// (`Transaction: none`, or MySQL after DDL committed implicitly) it runs in a transaction of
+    /// its own (PostgreSQL's `COPY` is one statement already), so a rerun after a failure never
+    /// duplicates rows.
     ///
     /// `table` and `columns` are names as SQL reads them: `players`, `Sales."Order Items"`,
     /// `` `order` ``; each part is quoted for the backend. A column named twice is refused.

@@ -244,3 +244,29 @@ async fn a_refused_row_is_named_by_its_number() {
         assert!(message.contains(expected), "{server:?}: {message}");
     }
 }
+
+fn handles_the_error<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
+    Box::pin(async move {
+        let error = cx
+            .bulk_insert("b", &["id", "v"], rows(false))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("1501"), "{error}");
+        // None of its rows is left in the step's transaction, which is still usable.
+        let left = cx.fetch_all("SELECT COUNT(*) FROM b", &[]).await?;
+        assert_eq!(left[0].get(0).as_i64(), Some(0));
+        cx.bulk_insert("b", &["id", "v"], [[Value::from(1), Value::from(1)]])
+            .await?;
+        Ok(())
+    })
+}
+
+on_every_backend! {
+    /// Inside the step's transaction, a failed bulk insert leaves none of its rows even when the
+    /// step handles the error and goes on (the first batch was sent on MySQL and SQLite, and a
+    /// failed COPY aborts PostgreSQL's transaction).
+    async fn a_failed_bulk_insert_inside_a_transaction_leaves_nothing_and_the_step_goes_on(db) {
+        run_step(&db, NOT_NULL, handles_the_error, true).await.unwrap();
+        assert_eq!(db.integer("SELECT COUNT(*) FROM b").await, 1);
+    }
+}

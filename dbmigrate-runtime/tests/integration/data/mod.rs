@@ -4,7 +4,7 @@
 mod backfill;
 mod bulk;
 mod placeholders;
-
+mod properties;
 mod values;
 
 use std::time::Duration;
