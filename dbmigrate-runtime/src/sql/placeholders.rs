@@ -15,6 +15,7 @@ use super::lexer;
 use crate::backend::Backend;
 
 /// The lexer, for the data helpers that read a fragment of the caller's SQL (a backfill's SET).
+#[cfg(feature = "__apply")]
 pub(crate) use super::lexer::tokens;
 
 /// Why a statement's placeholders and its parameters do not fit together.
