@@ -61,7 +61,8 @@ fn wrong_count_after_a_write<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
     Box::pin(async move {
         cx.execute("INSERT INTO t (a) VALUES (?)", &[4.into()])
             .await?;
-        cx.execute("INSERT INTO t (a) VALUES (?, ?)", &[5.into()])
+        // One parameter too many: what jammed MariaDB's connection.
+        cx.execute("INSERT INTO t (a) VALUES (?)", &[5.into(), 6.into()])
             .await?;
         Ok(())
     })
@@ -93,7 +94,7 @@ async fn mysql_a_wrong_parameter_count_fails_fast_and_leaves_nothing_behind() {
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
-        step_error(&error).starts_with("the statement has 2 placeholders but 1 parameter"),
+        step_error(&error).starts_with("the statement has 1 placeholder but 2 parameters"),
         "{error}"
     );
     // Rolled back, nothing recorded for revision 2, and the lock is free for another runner.
@@ -163,6 +164,11 @@ fn postgres_styles<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
             )
             .await?;
         assert_eq!(numbered[0].values(), [Value::Int(2), Value::Int(1)]);
+        // The parameter types dbmigrate appends (as a comment) leave a trailing semicolon alone.
+        let terminated = cx
+            .fetch_all("SELECT CAST(? AS INTEGER); -- the end", &[7.into()])
+            .await?;
+        assert_eq!(terminated[0].values(), [Value::Int(7)]);
         // `??` is a literal `?`: the jsonb operators.
         let json = cx
             .fetch_all(
