@@ -127,6 +127,7 @@ impl<'a, 'c> Backfill<'a, 'c> {
                     }
                     None => conditions.push(format!("{key} IS NOT NULL")),
                 }
+                let (end, end_param) = (conditions.len(), params.len());
                 conditions.push(format!("{key} <= {}", placeholder(&last)));
                 params.push(last.clone());
                 // The key that closes this batch: the batch_size-th selected key after the last one done.
@@ -145,8 +146,10 @@ impl<'a, 'c> Backfill<'a, 'c> {
                             self.table, self.key
                         )));
                     }
-                    conditions.push(format!("{key} <= {}", placeholder(upper)));
-                    params.push(upper.clone());
+                    // The batch ends at its own bound, never past the last key; one upper bound
+                    // only, as SQLite would range-scan to the last key and filter on the other.
+                    conditions[end] = format!("{key} <= {}", placeholder(upper));
+                    params[end_param] = upper.clone();
                 }
                 let update = format!(
                     "UPDATE {table} SET {}{}",
