@@ -1,9 +1,10 @@
 //! Project automation behind `cargo xtask`: `ci` runs what CI runs, `test` runs the test suite with
 //! the topologies it needs, `bench` measures against peers and limits, `fuzz` fuzzes the revision
-//! parser, `stress` races and kills replicas.
+//! parser, `stress` races and kills replicas, `data` runs the data-step properties at full size.
 
 mod bench;
 mod ci;
+mod data;
 mod faults;
 mod fuzz;
 mod report;
@@ -34,6 +35,9 @@ enum Task {
     Fuzz(fuzz::Args),
     /// Race replicas and kill them at random points on every backend; record the figures in RELIABILITY.md.
     Stress(stress::Args),
+    /// Run the data-step round-trip and backfill properties with many cases on every backend; record
+    /// the kinds and edge values covered in RELIABILITY.md.
+    Data(data::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Stress(args) => stress::run(&args),
+        Task::Data(args) => data::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

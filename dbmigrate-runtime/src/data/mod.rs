@@ -17,9 +17,47 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Placeholders
+//!
+//! `?` binds the parameters in order, on every backend. The number of placeholders must equal the
+//! number of parameters, or the helper refuses the statement before sending it. On PostgreSQL,
+//! `$1, $2...` may be used instead (never mixed with `?`), and `??` is a literal `?` for the jsonb
+//! operators (`data ?? 'key'`, `??|`, `??&`). SQLite's `?1`, `:name`, `@name` and `$name` are refused.
+//!
+//! # Values
+//!
+//! Parameters and columns are [`Value`]s, with one mapping on every backend. Columns are read by
+//! the type the database reports, never guessed. A value a backend cannot store exactly is refused
+//! before the statement is sent, naming the parameter (or the row and column of a bulk insert).
+//!
+//! | `Value` | PostgreSQL | MySQL / MariaDB | SQLite |
+//! | --- | --- | --- | --- |
+//! | `Null` | NULL, typed by the statement | NULL | NULL |
+//! | `Bool` | `BOOLEAN` | `BOOLEAN` (`TINYINT(1)`): reads `Bool` for 0 and 1, `Int` for any other value it holds | a `BOOLEAN` column: the same rule |
+//! | `Int` (`i64`) | `SMALLINT`, `INTEGER`, `BIGINT`, `OID` | every integer type, `UNSIGNED` ones included up to `i64::MAX`; `YEAR`, `BIT` | `INTEGER` |
+//! | `UInt` (`u64` above `i64::MAX`) | bound as `NUMERIC` | `BIGINT UNSIGNED` | refused (SQLite integers are 64-bit signed) |
+//! | `Float` (`f64`) | `REAL`, `DOUBLE PRECISION`; NaN, ±infinity and -0.0 kept | `FLOAT`, `DOUBLE`; NaN and ±infinity refused; -0.0 reads back as 0.0 | `REAL`; NaN refused (SQLite would store NULL); ±infinity kept; -0.0 reads back as 0.0 |
+//! | `Decimal` (exact, as text) | `NUMERIC`, digit for digit with its scale; `NaN`, `Infinity` | `DECIMAL`, padded or rounded to the column's scale as SQL does | stored as text; reads back as `Text` |
+//! | `Text` | `TEXT`, `VARCHAR`, `CHAR`, `NAME`, `citext`, enums; the NUL character refused | `CHAR`, `VARCHAR`, the `TEXT`s, `ENUM`, `SET` (any collation but `binary`) | `TEXT` |
+//! | `Bytes` | `BYTEA` | `BINARY`, `VARBINARY`, the `BLOB`s | `BLOB` |
+//! | `Json` (`serde_json::Value`) | `JSON`, `JSONB` (which refuses `\u0000` in strings) | MySQL's `JSON`; bound as text; MariaDB's `JSON` is a `LONGTEXT` and reads back as `Text` | stored as text; reads back as `Text` |
+//! | `Uuid` | `UUID` | bound as its hyphenated text (`CHAR(36)`, MariaDB's `UUID`); reads back as `Text` | the same |
+//! | `Date` (`time::Date`) | `DATE` | `DATE`, from year 0 | text (`2024-02-29`); reads back as `Date` from a `DATE` column |
+//! | `Time` (`time::Time`) | `TIME` | `TIME` from 00:00 to 24:00 | text (`13:05:09.25`); reads back as `Time` from a `TIME` column |
+//! | `DateTime` (`time::PrimitiveDateTime`) | `TIMESTAMP` | `DATETIME` | text (`2024-02-29 13:05:09`); reads back from a `DATETIME` or `TIMESTAMP` column |
+//! | `Timestamp` (`time::OffsetDateTime`) | `TIMESTAMPTZ`, read back in UTC | `TIMESTAMP` (sqlx's session is in UTC), read back in UTC | text with its offset (`2024-02-29 13:05:09+01:00`); reads back from a `DATETIME` or `TIMESTAMP` column, offset kept |
+//!
+//! PostgreSQL and MySQL keep times to the microsecond: a time with nanoseconds is refused there.
+//! `Value::to_json` and `Value::as_uuid` parse the text the backends without such types return.
+//! Other types (PostgreSQL's `INTERVAL`, `MONEY`, arrays; MySQL's spatial types) are refused with
+//! the cast that reads them as text.
 
 mod backfill;
 mod bulk;
+mod codec;
+mod identifier;
+mod numeric;
 mod value;
 
 use std::future::Future;
@@ -28,10 +66,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use backfill::{Backfill, BackfillReport};
-pub use value::{Row, Value};
+pub use value::{InvalidDecimal, Row, Value};
 
 use crate::backend::Backend;
 use crate::backend::session::{Conn, each_conn};
+use crate::sql::placeholders::{self, PlaceholderError};
 
 /// The error type of data steps: anything that is an error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -90,15 +129,75 @@ pub enum DataError {
         /// The database's error.
         source: sqlx::Error,
     },
+    /// The statement's placeholders do not fit the parameters given; nothing was sent.
+    #[error("{source}\n  in: {statement}")]
+    Placeholders {
+        /// The statement, as given.
+        statement: String,
+        /// What does not fit.
+        source: PlaceholderError,
+    },
+    /// A value the backend cannot store exactly; refused before anything was sent.
+    #[error("{}: {reason}", describe_position(*row, column.as_deref(), *parameter))]
+    Unstorable {
+        /// The row of a bulk insert (1-based).
+        row: Option<u64>,
+        /// The column of a bulk insert.
+        column: Option<String>,
+        /// The parameter of a statement (1-based).
+        parameter: Option<usize>,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The database refused a row of a bulk insert.
+    #[error(
+        "the bulk insert into {table} failed at {}: {source}",
+        match (row, column) {
+            (Some(row), Some(column)) => format!("row {row}, column {column}"),
+            (Some(row), None) => format!("row {row}"),
+            (None, _) => format!("one of rows {} to {} (sent as one statement)", rows.0, rows.1),
+        }
+    )]
+    BulkInsert {
+        /// The table, as given.
+        table: String,
+        /// The row the database names, if it names one (1-based, counted over the whole insert).
+        row: Option<u64>,
+        /// The column the database names, if it names one.
+        column: Option<String>,
+        /// The rows of the statement that failed (1-based, inclusive).
+        rows: (u64, u64),
+        /// The database's error.
+        source: Box<sqlx::Error>,
+    },
     /// A column holds a type the portable [`Value`] cannot represent.
     #[error(
-        "column {column} has type {type_name}, which dbmigrate's Value cannot hold; cast it in SQL, e.g. CAST({column} AS TEXT)"
+        "column {column} has type {type_name}, which dbmigrate's Value cannot hold; cast it in SQL, e.g. CAST({column} AS {})",
+        text_type(*backend)
     )]
     UnsupportedType {
         /// The column's name.
         column: String,
         /// The database's name for its type.
         type_name: String,
+        /// The database.
+        backend: Backend,
+    },
+    /// A column's value does not fit the [`Value`] kind of its type (a date beyond year 9999, a MySQL
+    /// `TIME` beyond 24 hours).
+    #[error(
+        "column {column} ({type_name}) holds a value dbmigrate's Value cannot hold exactly ({reason}); cast it in SQL, e.g. CAST({column} AS {})",
+        text_type(*backend)
+    )]
+    Undecodable {
+        /// The column's name.
+        column: String,
+        /// The database's name for its type.
+        type_name: String,
+        /// The database.
+        backend: Backend,
+        /// What the decoder said.
+        reason: String,
     },
     /// The helper was called in a way it cannot honour.
     #[error("{0}")]
@@ -110,8 +209,26 @@ impl DataError {
     pub fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
             Self::Database { source, .. } => Some(source),
+            Self::BulkInsert { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// The type a cast to text names on `backend`: MySQL's `CAST` has no `TEXT`.
+fn text_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::MySql => "CHAR",
+        Backend::Postgres | Backend::Sqlite => "TEXT",
+    }
+}
+
+fn describe_position(row: Option<u64>, column: Option<&str>, parameter: Option<usize>) -> String {
+    match (row, column, parameter) {
+        (Some(row), Some(column), _) => format!("row {row}, column {column}, of the bulk insert"),
+        (Some(row), None, _) => format!("row {row} of the bulk insert"),
+        (None, _, Some(parameter)) => format!("parameter {parameter}"),
+        _ => "a value".to_string(),
     }
 }
 
@@ -247,41 +364,114 @@ impl<'c> Context<'c> {
     }
 
     /// Runs one statement with `?` placeholders bound to `params`; returns the rows it affected.
+    ///
+    /// Refused before anything is sent: a statement whose placeholders do not match `params` in
+    /// number, and a value the backend cannot store exactly (see the module documentation).
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DataError> {
         self.execute_owned(sql, params.to_vec()).await
     }
 
     async fn execute_owned(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DataError> {
+        let statement = self.checked(sql, &params)?;
+        // Only once the statement is known to run: a refused one must leave no mark behind.
         self.mark_before_implicit_commit(sql).await?;
-        let statement = crate::sql::placeholders(sql, self.backend());
         let database = |source| DataError::Database {
             statement: sql.to_string(),
             source,
         };
         each_conn!(&mut self.conn, c => {
-            let query = value::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement)), params);
+            let query = codec::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement)), params);
             Ok(query.execute(&mut **c).await.map_err(database)?.rows_affected())
         })
     }
 
     /// Runs a query with `?` placeholders bound to `params` and returns every row, with each column
-    /// as a portable [`Value`].
+    /// as a portable [`Value`], read by the type the database reports for it.
     pub async fn fetch_all(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DataError> {
-        let statement = crate::sql::placeholders(sql, self.backend());
+        let statement = self.checked(sql, params)?;
         let database = |source| DataError::Database {
             statement: sql.to_string(),
             source,
         };
         each_conn!(&mut self.conn, c => {
-            let query = value::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement)), params.iter().cloned());
+            let query = codec::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement)), params.iter().cloned());
             let rows = query.fetch_all(&mut **c).await.map_err(database)?;
-            value::decode_rows(&rows)
+            codec::decode_rows(&rows)
         })
+    }
+
+    /// The statement as the backend takes it, once its placeholders match `params` and every
+    /// parameter can be stored exactly.
+    fn checked(&self, sql: &str, params: &[Value]) -> Result<String, DataError> {
+        let backend = self.backend();
+        let statement = placeholders::prepare(sql, backend, params.len()).map_err(|source| {
+            DataError::Placeholders {
+                statement: sql.to_string(),
+                source,
+            }
+        })?;
+        for (index, value) in params.iter().enumerate() {
+            if let Some(reason) = codec::unstorable(value, backend) {
+                return Err(DataError::Unstorable {
+                    row: None,
+                    column: None,
+                    parameter: Some(index + 1),
+                    reason,
+                });
+            }
+        }
+        #[cfg(feature = "postgres")]
+        if backend == Backend::Postgres && !params.is_empty() {
+            let mut statement = statement.into_owned();
+            statement.push_str(&codec::postgres_signature(params));
+            return Ok(statement);
+        }
+        Ok(statement.into_owned())
+    }
+
+    /// Runs a statement dbmigrate built itself (placeholders counted and values checked as it was
+    /// built), without the checks and the copy `execute` makes.
+    async fn execute_built(
+        &mut self,
+        statement: &std::sync::Arc<str>,
+        params: Vec<Value>,
+    ) -> Result<u64, sqlx::Error> {
+        each_conn!(&mut self.conn, c => {
+            let query = codec::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement.clone())), params);
+            Ok(query.execute(&mut **c).await?.rows_affected())
+        })
+    }
+
+    /// Sends transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) as is.
+    async fn control(&mut self, sql: &'static str) -> Result<(), DataError> {
+        let result =
+            each_conn!(&mut self.conn, c => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop));
+        result.map_err(|source| DataError::Database {
+            statement: sql.to_string(),
+            source,
+        })
+    }
+
+    /// Whether statements now commit one by one: `Transaction: none`, or a MySQL step whose DDL has
+    /// committed the revision's transaction.
+    fn autocommitting(&self) -> bool {
+        !self.transactional || (self.backend() == Backend::MySql && self.implicitly_committed)
     }
 
     /// Inserts many rows into `table`: with `COPY ... FROM STDIN` on PostgreSQL, and with multi-row
     /// `INSERT` statements in batches as large as the backend's parameter limit elsewhere. Returns the
     /// number of rows inserted.
+    ///
+    /// All rows or none: a bad row (a value the backend cannot store, a row the database refuses)
+    /// fails the insert, naming the row and, where known, the column, and leaves none of its rows
+    /// behind. Inside the revision's transaction the insert runs in a savepoint, so the transaction
+    /// stays usable after the error (on PostgreSQL too); where statements commit one by one
+    /// (`Transaction: none`, or MySQL after DDL committed implicitly) it runs in a transaction of
+    /// its own (PostgreSQL's `COPY` is one statement already), so a rerun after a failure never
+    /// duplicates rows.
+    ///
+    /// `table` and `columns` are names as SQL reads them: `players`, `Sales."Order Items"`,
+    /// `` `order` ``; each part is quoted for the backend. A column named twice is refused.
     ///
     /// ```ignore
     /// let rows = names.iter().zip(1_i64..).map(|(name, id)| [Value::from(id), Value::from(name.as_str())]);
@@ -314,6 +504,17 @@ impl<'c> Context<'c> {
     /// ```ignore
     /// let report = cx.backfill("players", "id", "email_lower = lower(email)").filter("email_lower IS NULL").batch_size(5_000).run().await?;
     /// ```
+    ///
+    /// Every row the filter selects when the backfill starts is updated exactly once, and the
+    /// report's `rows` counts them:
+    /// - the key is one column of any type whose values read back exactly (integers, `UNSIGNED`
+    ///   ones included, text, decimals, dates and times, UUIDs); it need not be unique. A composite
+    ///   key is not supported: walk by one of its columns (duplicates are fine) or a unique column;
+    /// - rows whose key is NULL are updated by one last statement, not in batches;
+    /// - the walk ends at the last key present at the start, so rows moved or added past it are not
+    ///   visited, and a SET that assigns the key column is refused;
+    /// - `table` and `key` are names as SQL reads them (see [`Context::bulk_insert`]); the SET and
+    ///   the filter are SQL, put into the statements as written, and take no placeholders.
     pub fn backfill<'a>(&'a mut self, table: &str, key: &str, set: &str) -> Backfill<'a, 'c> {
         Backfill::new(self, table, key, set)
     }
@@ -335,25 +536,5 @@ impl<'c> Context<'c> {
         if let Some(callback) = self.progress {
             callback(&progress);
         }
-    }
-}
-
-/// Checks that `name` is a plain (optionally schema-qualified) SQL identifier, so helpers can put it
-/// into statements as is.
-fn identifier(name: &str) -> Result<&str, DataError> {
-    let valid = !name.is_empty()
-        && name.split('.').all(|part| {
-            part.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
-    if valid {
-        Ok(name)
-    } else {
-        Err(DataError::Usage(format!(
-            "`{name}` is not a plain identifier (letters, digits, underscores, optionally schema.table); \
-             data helpers do not quote names, so rename it or use the connection directly"
-        )))
     }
 }

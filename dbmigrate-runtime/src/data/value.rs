@@ -1,17 +1,17 @@
-//! Portable values: what data-step helpers bind as parameters and return as columns, the same on all
-//! three backends.
+//! Portable values: what data-step helpers bind as parameters and return as columns, with one
+//! mapping on all three backends (the table is in the [`crate::data`] module documentation).
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::DataError;
-
 /// A parameter or column value.
 ///
-/// Parameters are typed: text binds as text, integers as 64-bit integers. Where a column needs another
-/// type, cast in SQL (`CAST(? AS DATE)`), which every backend understands. `Null` takes the type
-/// the statement gives it.
+/// Every integer has one representation: `Int` when it fits in an `i64`, `UInt` only above
+/// `i64::MAX` (MySQL's `BIGINT UNSIGNED`); `From<u64>` and the helpers follow that rule, so values
+/// read back compare equal to the values written. `Null` as a parameter takes the type the
+/// statement gives it, as a literal NULL would.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// SQL NULL.
     Null,
@@ -19,37 +19,108 @@ pub enum Value {
     Bool(bool),
     /// An integer.
     Int(i64),
+    /// An unsigned integer above `i64::MAX`.
+    UInt(u64),
     /// A floating-point number.
     Float(f64),
+    /// An exact decimal number, as text: an optional sign, digits, optionally a point and digits
+    /// (`"-12.50"`; no exponent). PostgreSQL's `NaN`, `Infinity` and `-Infinity` are allowed there.
+    /// The scale is kept as written (`"1.10"` stays `"1.10"` in a PostgreSQL `NUMERIC`); parse it with
+    /// the decimal crate of your choice.
+    Decimal(String),
     /// Text.
     Text(String),
     /// Bytes.
     Bytes(Vec<u8>),
+    /// A JSON document.
+    Json(serde_json::Value),
+    /// A UUID.
+    Uuid(uuid::Uuid),
+    /// A calendar date.
+    Date(time::Date),
+    /// A time of day.
+    Time(time::Time),
+    /// A date and time without a time zone (`TIMESTAMP`, MySQL's `DATETIME`).
+    DateTime(time::PrimitiveDateTime),
+    /// An instant (`TIMESTAMPTZ`, MySQL's `TIMESTAMP`); read back in UTC.
+    Timestamp(time::OffsetDateTime),
 }
 
 impl Value {
-    /// The integer, if this is one.
+    /// An exact decimal from its text, checked (`Value::decimal("12.50")`).
+    pub fn decimal(text: impl Into<String>) -> Result<Self, InvalidDecimal> {
+        let text = text.into();
+        if super::numeric::is_decimal(&text) {
+            Ok(Self::Decimal(text))
+        } else {
+            Err(InvalidDecimal(text))
+        }
+    }
+
+    /// The kind of value, as named in errors and in the mapping table (`integer`, `text`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Null => "NULL",
+            Self::Bool(_) => "bool",
+            Self::Int(_) | Self::UInt(_) => "integer",
+            Self::Float(_) => "float",
+            Self::Decimal(_) => "decimal",
+            Self::Text(_) => "text",
+            Self::Bytes(_) => "bytes",
+            Self::Json(_) => "JSON",
+            Self::Uuid(_) => "UUID",
+            Self::Date(_) => "date",
+            Self::Time(_) => "time",
+            Self::DateTime(_) => "date-time",
+            Self::Timestamp(_) => "timestamp",
+        }
+    }
+
+    /// The integer, if this is one that fits in an `i64` (an integral decimal such as `SUM`'s
+    /// result counts; so do booleans, as MySQL and SQLite store them as 0 and 1).
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Self::Int(v) => Some(*v),
+            Self::UInt(v) => i64::try_from(*v).ok(),
             Self::Bool(b) => Some(i64::from(*b)),
+            Self::Decimal(d) => d.parse().ok(),
             _ => None,
         }
     }
 
-    /// The text, if this is text.
+    /// The integer, if this is a non-negative one.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Self::Int(v) => u64::try_from(*v).ok(),
+            Self::UInt(v) => Some(*v),
+            Self::Decimal(d) => d.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is text (or a decimal, whose text it is).
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Self::Text(t) => Some(t),
+            Self::Text(t) | Self::Decimal(t) => Some(t),
             _ => None,
         }
     }
 
-    /// The number, if this is a number.
+    /// The bytes, if this is bytes.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Self::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is a number (decimals are rounded to the nearest `f64`).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Self::Float(v) => Some(*v),
             Self::Int(v) => Some(*v as f64),
+            Self::UInt(v) => Some(*v as f64),
+            Self::Decimal(d) => d.parse().ok(),
             _ => None,
         }
     }
@@ -64,11 +135,70 @@ impl Value {
         }
     }
 
+    /// The JSON document, if this is one, or text that parses as one (MariaDB's and SQLite's JSON
+    /// columns are text).
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Json(v) => Some(v.clone()),
+            Self::Text(t) => serde_json::from_str(t).ok(),
+            _ => None,
+        }
+    }
+
+    /// The UUID, if this is one, or its text or 16 bytes (how MySQL and SQLite store UUIDs).
+    pub fn as_uuid(&self) -> Option<uuid::Uuid> {
+        match self {
+            Self::Uuid(v) => Some(*v),
+            Self::Text(t) => uuid::Uuid::try_parse(t).ok(),
+            Self::Bytes(b) => uuid::Uuid::from_slice(b).ok(),
+            _ => None,
+        }
+    }
+
+    /// The date, if this is one.
+    pub fn as_date(&self) -> Option<time::Date> {
+        match self {
+            Self::Date(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The time of day, if this is one.
+    pub fn as_time(&self) -> Option<time::Time> {
+        match self {
+            Self::Time(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The date and time, if this is one.
+    pub fn as_date_time(&self) -> Option<time::PrimitiveDateTime> {
+        match self {
+            Self::DateTime(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The instant, if this is one.
+    pub fn as_timestamp(&self) -> Option<time::OffsetDateTime> {
+        match self {
+            Self::Timestamp(v) => Some(*v),
+            _ => None,
+        }
+    }
+
     /// Whether this is NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Self::Null)
     }
 }
+
+/// Text given to [`Value::decimal`] that is not a plain decimal number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a decimal number (an optional sign, digits, optionally `.` and digits; no exponent)"
+)]
+pub struct InvalidDecimal(pub String);
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,9 +206,17 @@ impl fmt::Display for Value {
             Self::Null => f.write_str("NULL"),
             Self::Bool(b) => write!(f, "{b}"),
             Self::Int(v) => write!(f, "{v}"),
+            Self::UInt(v) => write!(f, "{v}"),
             Self::Float(v) => write!(f, "{v}"),
+            Self::Decimal(d) => f.write_str(d),
             Self::Text(t) => write!(f, "{t:?}"),
             Self::Bytes(b) => write!(f, "<{} bytes>", b.len()),
+            Self::Json(v) => write!(f, "{v}"),
+            Self::Uuid(v) => write!(f, "{v}"),
+            Self::Date(v) => f.write_str(&super::codec::date_text(*v)),
+            Self::Time(v) => f.write_str(&super::codec::time_text(*v)),
+            Self::DateTime(v) => f.write_str(&super::codec::date_time_text(*v)),
+            Self::Timestamp(v) => f.write_str(&super::codec::timestamp_text(*v)),
         }
     }
 }
@@ -94,27 +232,37 @@ macro_rules! from_int {
 }
 from_int!(i8, i16, i32, i64, u8, u16, u32);
 
-impl From<bool> for Value {
-    fn from(v: bool) -> Self {
-        Self::Bool(v)
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        i64::try_from(v).map_or(Self::UInt(v), Self::Int)
     }
 }
 
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Self::Float(v)
-    }
+macro_rules! from_variant {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Self::$variant(v)
+            }
+        }
+    )*};
 }
+from_variant!(
+    bool => Bool,
+    f64 => Float,
+    String => Text,
+    Vec<u8> => Bytes,
+    serde_json::Value => Json,
+    uuid::Uuid => Uuid,
+    time::Date => Date,
+    time::Time => Time,
+    time::PrimitiveDateTime => DateTime,
+    time::OffsetDateTime => Timestamp,
+);
 
 impl From<f32> for Value {
     fn from(v: f32) -> Self {
         Self::Float(f64::from(v))
-    }
-}
-
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Self::Text(v)
     }
 }
 
@@ -124,9 +272,9 @@ impl From<&str> for Value {
     }
 }
 
-impl From<Vec<u8>> for Value {
-    fn from(v: Vec<u8>) -> Self {
-        Self::Bytes(v)
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Self::Bytes(v.to_vec())
     }
 }
 
@@ -139,8 +287,8 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// One row returned by [`super::Context::fetch_all`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    columns: Arc<[String]>,
-    values: Vec<Value>,
+    pub(super) columns: Arc<[String]>,
+    pub(super) values: Vec<Value>,
 }
 
 impl Row {
@@ -173,133 +321,6 @@ impl Row {
     }
 }
 
-/// A NULL whose type the database infers from the statement, as it does for a literal NULL.
-#[cfg(feature = "postgres")]
-struct UntypedNull;
-
-#[cfg(feature = "postgres")]
-impl sqlx::Type<sqlx::Postgres> for UntypedNull {
-    fn type_info() -> sqlx::postgres::PgTypeInfo {
-        // OID 0 leaves the parameter's type unspecified in Parse, so PostgreSQL infers it.
-        sqlx::postgres::PgTypeInfo::with_oid(sqlx::postgres::types::Oid(0))
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl sqlx::Encode<'_, sqlx::Postgres> for UntypedNull {
-    fn encode_by_ref(
-        &self,
-        _: &mut sqlx::postgres::PgArgumentBuffer,
-    ) -> Result<sqlx::encode::IsNull, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(sqlx::encode::IsNull::Yes)
-    }
-}
-
-/// Binds each value with its natural type, on any backend.
-pub(crate) trait BindValues: Sized {
-    fn bind_value(self, value: Value) -> Self;
-}
-
-macro_rules! bind_values_for {
-    ($feature:literal, $db:ty, $null:expr) => {
-        #[cfg(feature = $feature)]
-        impl<'q> BindValues for sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
-            fn bind_value(self, value: Value) -> Self {
-                match value {
-                    Value::Null => self.bind($null),
-                    Value::Bool(v) => self.bind(v),
-                    Value::Int(v) => self.bind(v),
-                    Value::Float(v) => self.bind(v),
-                    Value::Text(v) => self.bind(v),
-                    Value::Bytes(v) => self.bind(v),
-                }
-            }
-        }
-    };
-}
-bind_values_for!("postgres", sqlx::Postgres, UntypedNull);
-bind_values_for!("mysql", sqlx::MySql, None::<String>);
-bind_values_for!("sqlite", sqlx::Sqlite, None::<String>);
-
-pub(crate) fn bind_all<Q: BindValues>(query: Q, params: impl IntoIterator<Item = Value>) -> Q {
-    params.into_iter().fold(query, BindValues::bind_value)
-}
-
-/// Reads rows into portable values, column by column, by the database's type for the column.
-pub(crate) trait DecodeRow {
-    fn decode(&self, columns: &Arc<[String]>) -> Result<Row, DataError>;
-    fn column_names(&self) -> Arc<[String]>;
-}
-
-macro_rules! decode_row_for {
-    ($feature:literal, $row:ty, $db:ty) => {
-        #[cfg(feature = $feature)]
-        impl DecodeRow for $row {
-            fn column_names(&self) -> Arc<[String]> {
-                use sqlx::{Column as _, Row as _};
-                self.columns()
-                    .iter()
-                    .map(|c| c.name().to_string())
-                    .collect()
-            }
-
-            fn decode(&self, columns: &Arc<[String]>) -> Result<Row, DataError> {
-                use sqlx::{Row as _, TypeInfo as _, ValueRef as _};
-                let mut values = Vec::with_capacity(columns.len());
-                for index in 0..columns.len() {
-                    let raw = self
-                        .try_get_raw(index)
-                        .map_err(|e| DataError::Usage(e.to_string()))?;
-                    if raw.is_null() {
-                        values.push(Value::Null);
-                        continue;
-                    }
-                    let type_name = raw.type_info().name().to_string();
-                    // Try the portable types in order; the first the column's type accepts wins.
-                    let value = if let Ok(v) = self.try_get::<i64, _>(index) {
-                        Value::Int(v)
-                    } else if let Ok(v) = self.try_get::<i32, _>(index) {
-                        Value::Int(v.into())
-                    } else if let Ok(v) = self.try_get::<i16, _>(index) {
-                        Value::Int(v.into())
-                    } else if let Ok(v) = self.try_get::<bool, _>(index) {
-                        Value::Bool(v)
-                    } else if let Ok(v) = self.try_get::<f64, _>(index) {
-                        Value::Float(v)
-                    } else if let Ok(v) = self.try_get::<f32, _>(index) {
-                        Value::Float(v.into())
-                    } else if let Ok(v) = self.try_get::<String, _>(index) {
-                        Value::Text(v)
-                    } else if let Ok(v) = self.try_get::<Vec<u8>, _>(index) {
-                        Value::Bytes(v)
-                    } else {
-                        return Err(DataError::UnsupportedType {
-                            column: columns[index].clone(),
-                            type_name,
-                        });
-                    };
-                    values.push(value);
-                }
-                Ok(Row {
-                    columns: columns.clone(),
-                    values,
-                })
-            }
-        }
-    };
-}
-decode_row_for!("postgres", sqlx::postgres::PgRow, sqlx::Postgres);
-decode_row_for!("mysql", sqlx::mysql::MySqlRow, sqlx::MySql);
-decode_row_for!("sqlite", sqlx::sqlite::SqliteRow, sqlx::Sqlite);
-
-pub(crate) fn decode_rows<R: DecodeRow>(rows: &[R]) -> Result<Vec<Row>, DataError> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let columns = first.column_names();
-    rows.iter().map(|row| row.decode(&columns)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +332,29 @@ mod tests {
         assert_eq!(Value::from(None::<i64>), Value::Null);
         assert_eq!(Value::from(Some(2.5)), Value::Float(2.5));
         assert_eq!(Value::Int(1).as_bool(), Some(true));
+    }
+
+    #[test]
+    fn every_integer_has_one_representation() {
+        assert_eq!(Value::from(5_u64), Value::Int(5));
+        assert_eq!(Value::from(i64::MAX as u64), Value::Int(i64::MAX));
+        assert_eq!(
+            Value::from(i64::MAX as u64 + 1),
+            Value::UInt(i64::MAX as u64 + 1)
+        );
+        assert_eq!(Value::UInt(u64::MAX).as_u64(), Some(u64::MAX));
+        assert_eq!(Value::UInt(u64::MAX).as_i64(), None);
+        assert_eq!(Value::Decimal("15".into()).as_i64(), Some(15));
+    }
+
+    #[test]
+    fn decimals_are_checked_when_built() {
+        assert_eq!(
+            Value::decimal("-12.50"),
+            Ok(Value::Decimal("-12.50".into()))
+        );
+        assert!(Value::decimal("1e5").is_err());
+        assert!(Value::decimal("").is_err());
+        assert!(Value::decimal("1.").is_err());
     }
 }

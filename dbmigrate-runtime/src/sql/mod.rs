@@ -7,12 +7,14 @@
 
 mod lexer;
 pub mod lint;
+pub mod placeholders;
 pub mod script;
 mod split;
 
 use crate::backend::Backend;
 
 pub use lexer::{Construct, Token};
+pub use placeholders::placeholders;
 pub use split::{Span, Statement, has_statement, spans, split};
 
 /// Whether the statement `sql` starts with is one MySQL/MariaDB commits implicitly. Only its first
@@ -37,29 +39,6 @@ pub fn commits_implicitly_on_mysql(sql: &str) -> bool {
     }
 }
 
-/// Rewrites portable `?` placeholders to PostgreSQL's `$1, $2, ...`; other backends take `?` as is.
-/// Question marks inside strings, identifiers and comments are left alone.
-pub fn placeholders(sql: &str, backend: Backend) -> String {
-    if backend != Backend::Postgres {
-        return sql.to_string();
-    }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut offset = 0;
-    let mut index = 0;
-    for token in lexer::tokens(sql, backend) {
-        let length = token.len();
-        if matches!(token, Token::Question) {
-            index += 1;
-            out.push('$');
-            out.push_str(&index.to_string());
-        } else {
-            out.push_str(&sql[offset..offset + length]);
-        }
-        offset += length;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,15 +51,5 @@ mod tests {
         assert!(!commits("CREATE TEMPORARY TABLE t(id int)"));
         assert!(!commits("INSERT INTO t VALUES (1)"));
         assert!(!commits("/* c */ UPDATE t SET x = 1"));
-    }
-
-    #[test]
-    fn rewrites_placeholders_for_postgres_only() {
-        let sql = "SELECT '?', \"?\" FROM t WHERE a = ? AND b = ? -- ?";
-        assert_eq!(
-            placeholders(sql, Backend::Postgres),
-            "SELECT '?', \"?\" FROM t WHERE a = $1 AND b = $2 -- ?"
-        );
-        assert_eq!(placeholders(sql, Backend::MySql), sql);
     }
 }

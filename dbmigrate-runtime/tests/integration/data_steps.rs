@@ -70,7 +70,8 @@ fn backfill<'a>(cx: &'a mut Context<'_>) -> StepFuture<'a> {
             .batch_size(1000)
             .run()
             .await?;
-        assert_eq!((report.rows, report.batches), (5000, 6));
+        // Five full batches; the walk ends at the last key instead of running an empty sixth.
+        assert_eq!((report.rows, report.batches), (5000, 5));
         Ok(())
     })
 }
@@ -242,7 +243,9 @@ async fn helpers_refuse_names_they_would_have_to_quote() {
         .await
         .unwrap_err();
     assert!(
-        error.to_string().contains("is not a plain identifier"),
+        error
+            .to_string()
+            .contains("`people; DROP TABLE people` needs quotes"),
         "{error}"
     );
     // Refused before anything was sent: the table the name tried to drop is there.

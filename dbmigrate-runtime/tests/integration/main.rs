@@ -9,6 +9,8 @@ mod hostile;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod concurrency;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod data;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod data_steps;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod downgrade;

@@ -4,7 +4,8 @@ mod support {
     use std::ops::Deref;
 
     use dbmigrate_runtime::BackendPool;
-    use dbmigrate_test_support::{Database, Server};
+    use dbmigrate_test_support::Database;
+    pub use dbmigrate_test_support::Server;
 
     pub struct TestDb {
         database: Database,
@@ -32,6 +33,7 @@ use std::collections::BTreeMap;
 
 use dbmigrate_runtime::Target;
 use dbmigrate_test_support::on_every_backend;
+use support::Server;
 use teams::{MIGRATIONS, players_by_team};
 
 fn expected() -> BTreeMap<String, Vec<String>> {
@@ -96,4 +98,93 @@ async fn the_binary_never_prints_the_database_password() {
         !stdout.contains(password) && !stderr.contains(password),
         "{stdout}{stderr}"
     );
+}
+
+/// Names a collation could merge or a careless copy could change: case, trailing spaces, quotes,
+/// a backslash, non-ASCII. On MariaDB the three spellings of Red Rockets used to come back as one.
+const TRICKY: [(i64, &str, &str); 5] = [
+    (7, "Rosalind", "red rockets"),
+    (8, "Edsger", "Red Rockets "),
+    (9, "Alan", "RED ROCKETS"),
+    (10, "Frances", "O'Brien \"Bees\" \\ back"),
+    (11, "Hedy", "Équipe Ünïcode 日本"),
+];
+
+fn literal(server: Server, text: &str) -> String {
+    let quoted = text.replace('\'', "''");
+    match server {
+        // MySQL reads backslashes in literals as escapes.
+        Server::MySql => format!("'{}'", quoted.replace('\\', "\\\\")),
+        _ => format!("'{quoted}'"),
+    }
+}
+
+/// Whether `players.team` is NOT NULL.
+async fn team_is_required(db: &support::TestDb) -> bool {
+    let sql = match db.server {
+        Server::Sqlite => {
+            "SELECT COUNT(*) FROM pragma_table_info('players') WHERE name = 'team' AND \"notnull\" = 1"
+        }
+        Server::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = 'players' AND column_name = 'team' AND is_nullable = 'NO'"
+        }
+        Server::MySql => {
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = 'players' AND column_name = 'team' AND is_nullable = 'NO'"
+        }
+    };
+    db.integer(sql).await == 1
+}
+
+on_every_backend! {
+    /// Issue 16, item 8: after up and down, every team name is back exactly as it was, and
+    /// `players.team` is NOT NULL again.
+    async fn tricky_team_names_survive_the_round_trip_exactly(db) {
+        let migrator = MIGRATIONS.migrator().unwrap().target(Target::Version(2));
+        migrator.upgrade(&db.pool).await.unwrap();
+        for (id, name, team) in TRICKY {
+            db.execute(&format!(
+                "INSERT INTO players (id, name, team) VALUES ({id}, {}, {})",
+                literal(db.server, name),
+                literal(db.server, team)
+            ))
+            .await;
+        }
+        let before = db.texts("SELECT team FROM players ORDER BY id").await;
+        assert!(team_is_required(&db).await);
+
+        MIGRATIONS.upgrade(&db.pool).await.unwrap();
+        assert_eq!(db.integer("SELECT COUNT(*) FROM teams").await, 8);
+        let teams = players_by_team(&db.pool).await.unwrap();
+        for (_, player, team) in TRICKY {
+            assert_eq!(teams.get(team), Some(&vec![player.to_string()]), "{team:?} in {teams:?}");
+        }
+
+        MIGRATIONS.downgrade(&db.pool, Target::Version(2)).await.unwrap();
+        assert_eq!(db.texts("SELECT team FROM players ORDER BY id").await, before);
+        assert!(team_is_required(&db).await, "the downgrade restores NOT NULL");
+
+        MIGRATIONS.upgrade(&db.pool).await.unwrap();
+        MIGRATIONS.downgrade(&db.pool, Target::Version(2)).await.unwrap();
+        assert_eq!(db.texts("SELECT team FROM players ORDER BY id").await, before);
+    }
+}
+
+on_every_backend! {
+    /// A player added after the upgrade without a team cannot go back into `players.team`, which is
+    /// NOT NULL: the downgrade says so before it changes anything.
+    async fn a_player_without_a_team_stops_the_downgrade_before_it_changes_anything(db) {
+        MIGRATIONS.upgrade(&db.pool).await.unwrap();
+        db.execute("INSERT INTO players (id, name) VALUES (20, 'Nobody')").await;
+        let error = MIGRATIONS.downgrade(&db.pool, Target::Version(2)).await.unwrap_err();
+        assert!(error.to_string().contains("1 player has no team (id 20)"), "{error}");
+        assert_eq!(db.applied_versions().await, [1, 2, 3]);
+        assert_eq!(db.columns("players").await, ["id", "name", "team_id"]);
+        assert!(db.has_table("teams").await);
+
+        db.execute("UPDATE players SET team_id = 1 WHERE id = 20").await;
+        MIGRATIONS.downgrade(&db.pool, Target::Version(2)).await.unwrap();
+        assert_eq!(db.texts("SELECT team FROM players WHERE id = 20").await, [Some("Blue Herons".to_string())]);
+    }
 }
