@@ -4,21 +4,19 @@
 //! The kind and its SQL text are always compiled, because `--sql` prints scripts without connecting.
 
 #[cfg(feature = "__apply")]
-pub(crate) mod lock;
-#[cfg(feature = "mysql")]
+pub(crate) mod connection;
+pub(crate) mod dialect;
 mod mysql;
 #[cfg(feature = "__apply")]
 pub mod pool;
-#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "__apply")]
 pub mod session;
-#[cfg(feature = "sqlite")]
 mod sqlite;
-#[cfg(feature = "sqlite")]
-pub(crate) use sqlite::is_busy as is_sqlite_busy;
 
 use std::fmt;
+
+pub(crate) use dialect::Dialect;
 
 use crate::revision::VersionWidth;
 
@@ -50,9 +48,19 @@ impl Backend {
         }
     }
 
+    /// Its SQL: quoting, literals, lexical rules, DDL, what the runner may rely on. The one place
+    /// that asks which database this is; everything else asks the dialect.
+    pub(crate) fn dialect(self) -> &'static Dialect {
+        match self {
+            Self::Postgres => &postgres::DIALECT,
+            Self::MySql => &mysql::DIALECT,
+            Self::Sqlite => &sqlite::DIALECT,
+        }
+    }
+
     /// Whether DDL statements take part in transactions (so a failed revision leaves nothing behind).
     pub fn transactional_ddl(self) -> bool {
-        !matches!(self, Self::MySql)
+        self.dialect().transactional_ddl
     }
 
     /// The longest identifier the database keeps as written, in bytes (names are ASCII, so bytes
@@ -60,11 +68,7 @@ impl Backend {
     /// `<table>_dbmigrate` would silently name the history table itself), MySQL/MariaDB refuse names
     /// over 64 characters. SQLite has no limit.
     pub fn identifier_limit(self) -> Option<usize> {
-        match self {
-            Self::Postgres => Some(63),
-            Self::MySql => Some(64),
-            Self::Sqlite => None,
-        }
+        self.dialect().identifier_limit
     }
 
     /// `name` quoted as an identifier, denoting the same table as refinery's unquoted `name`:
@@ -72,11 +76,7 @@ impl Backend {
     /// SQLite compare a quoted name as they do an unquoted one. Quotes inside are doubled, so no
     /// name can end the identifier early.
     pub fn quote_identifier(self, name: &str) -> String {
-        match self {
-            Self::Postgres => format!("\"{}\"", name.to_ascii_lowercase().replace('"', "\"\"")),
-            Self::MySql => format!("`{}`", name.replace('`', "``")),
-            Self::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
-        }
+        self.dialect().quote_identifier(name)
     }
 
     /// The statement that creates refinery's history table: refinery's text, with the name quoted
@@ -97,10 +97,7 @@ impl Backend {
     /// The statement that creates dbmigrate's side table, which holds what refinery's table cannot:
     /// execution times, and revisions that are running, failed part-way or were interrupted.
     pub fn create_state_table(self, table: &str) -> String {
-        let big = match self {
-            Self::Sqlite => "INTEGER",
-            Self::Postgres | Self::MySql => "BIGINT",
-        };
+        let big = self.dialect().bigint_column;
         format!(
             "CREATE TABLE IF NOT EXISTS {state}(version {big} PRIMARY KEY, state VARCHAR(16) NOT NULL, direction VARCHAR(16), \
              execution_ms {big}, statement_index INT, statement_count INT, statement_line INT, \
@@ -111,23 +108,12 @@ impl Backend {
 
     /// Renders a value as an SQL string literal for printed scripts (`--sql`).
     pub fn string_literal(self, text: &str) -> String {
-        let escaped = text.replace('\'', "''");
-        match self {
-            // MySQL treats backslashes in literals as escapes unless NO_BACKSLASH_ESCAPES is set.
-            Self::MySql => format!("'{}'", escaped.replace('\\', "\\\\")),
-            Self::Postgres | Self::Sqlite => format!("'{escaped}'"),
-        }
+        (self.dialect().string_literal)(text)
     }
 
     /// The statement that opens a revision's transaction.
     pub fn begin_statement(self) -> &'static str {
-        match self {
-            // IMMEDIATE takes SQLite's write lock up front, so a concurrent writer waits for it
-            // (busy timeout) instead of failing when the transaction first writes.
-            Self::Sqlite => "BEGIN IMMEDIATE",
-            Self::Postgres => "BEGIN",
-            Self::MySql => "START TRANSACTION",
-        }
+        self.dialect().begin
     }
 
     /// A short lowercase name, as used in URLs and `--backend`.

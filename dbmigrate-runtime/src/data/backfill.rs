@@ -198,8 +198,8 @@ fn first_value(rows: Vec<super::Row>) -> Option<Value> {
 /// The placeholder for a key bound: MySQL compares a string parameter with a `DECIMAL` column as
 /// floating point, so a decimal key is cast back to `DECIMAL` to compare exactly.
 fn bound_placeholder(value: &Value, backend: Backend) -> &'static str {
-    match (backend, value) {
-        (Backend::MySql, Value::Decimal(_)) => "CAST(? AS DECIMAL(65,30))",
+    match value {
+        Value::Decimal(_) => backend.dialect().decimal_parameter,
         _ => "?",
     }
 }
@@ -217,7 +217,7 @@ fn assigned_key(set: &str, key: &Name, backend: Backend) -> Option<String> {
                 let inner = &token[1..token.len().saturating_sub(1)];
                 inner.replace(&format!("{close}{close}"), &close.to_string())
             }
-            _ if backend == Backend::Postgres => token.to_ascii_lowercase(),
+            _ if backend.dialect().folds_identifiers_to_lowercase => token.to_ascii_lowercase(),
             _ => token.to_string(),
         }
     };

@@ -88,6 +88,7 @@ where
     let target = Target::new(table, columns, cx.backend())?;
     let task = format!("bulk insert into {table}");
     let backend = cx.backend();
+    let copies = cx.conn.dialect().copy_from_stdin;
     // All rows or none, and the connection usable afterwards, wherever the step runs: where each
     // statement would commit on its own, a failure at row 1,501 would leave the first batch behind
     // (and a rerun would insert it twice), so the insert takes a transaction of its own (a COPY is
@@ -106,7 +107,7 @@ where
                 "RELEASE SAVEPOINT dbmigrate_bulk_insert",
             ],
         )
-    } else if backend == Backend::Postgres {
+    } else if copies {
         ("", &[], &[])
     } else {
         (backend.begin_statement(), &["COMMIT"], &["ROLLBACK"])
@@ -114,11 +115,14 @@ where
     if !open.is_empty() {
         cx.control(open).await?;
     }
-    let result = match backend {
-        #[cfg(feature = "postgres")]
-        Backend::Postgres => copy_in(cx, &task, &target, rows).await,
-        _ => insert_batches(cx, &task, &target, rows).await,
+    #[cfg(feature = "postgres")]
+    let result = if copies {
+        copy_in(cx, &task, &target, rows).await
+    } else {
+        insert_batches(cx, &task, &target, rows).await
     };
+    #[cfg(not(feature = "postgres"))]
+    let result = insert_batches(cx, &task, &target, rows).await;
     match result {
         Ok(count) => {
             for statement in commit {
@@ -155,9 +159,9 @@ where
         source,
     };
     let started = Instant::now();
-    #[allow(irrefutable_let_patterns)] // with only the postgres feature, there is no other variant
-    let crate::backend::session::Conn::Postgres(conn) = &mut cx.conn else {
-        unreachable!("copy_in runs on PostgreSQL only");
+    let backend = cx.backend();
+    let Some(conn) = cx.conn.as_postgres() else {
+        unreachable!("only PostgreSQL's dialect copies from stdin");
     };
     let mut copy = conn.copy_in_raw(&statement).await.map_err(database)?;
     let mut buffer = Vec::with_capacity(CHUNK + 4096);
@@ -165,7 +169,7 @@ where
     let mut failure = None;
     for row in rows {
         let values = row.as_ref();
-        if let Err(error) = target.check(count + 1, values, Backend::Postgres) {
+        if let Err(error) = target.check(count + 1, values, backend) {
             failure = Some(error);
             break;
         }
@@ -349,10 +353,7 @@ where
     let width = target.columns.len();
     // SQLite allows 32766 parameters per statement, MySQL 65535; 1000 rows keeps statements small
     // enough to prepare quickly and large enough that round trips do not dominate.
-    let limit = match backend {
-        Backend::Sqlite => 32_766,
-        _ => 65_535,
-    };
+    let limit = cx.conn.dialect().parameter_limit;
     let batch_rows = (limit / width).clamp(1, 1000);
     let head = format!("INSERT INTO {} VALUES ", target.sql);
     let tuple = format!("({})", vec!["?"; width].join(", "));

@@ -59,9 +59,10 @@ impl Name {
                     if !plain {
                         return Err(refuse(&format!("`{part}` needs quotes")));
                     }
-                    let folded = match backend {
-                        Backend::Postgres => part.to_ascii_lowercase(),
-                        Backend::MySql | Backend::Sqlite => part.to_string(),
+                    let folded = if backend.dialect().folds_identifiers_to_lowercase {
+                        part.to_ascii_lowercase()
+                    } else {
+                        part.to_string()
                     };
                     (folded, &rest[end..])
                 }
@@ -92,10 +93,7 @@ impl Name {
 
     /// The name quoted for the backend, ready to put into a statement.
     pub(crate) fn sql(&self) -> String {
-        let (open, close) = match self.backend {
-            Backend::MySql => ('`', '`'),
-            Backend::Postgres | Backend::Sqlite => ('"', '"'),
-        };
+        let (open, close) = self.backend.dialect().identifier_quotes;
         let mut out = String::new();
         for (i, part) in self.parts.iter().enumerate() {
             if i > 0 {
@@ -121,9 +119,10 @@ impl Name {
     /// Whether two names denote the same column: PostgreSQL compares the (folded) names exactly,
     /// MySQL and SQLite ignore ASCII case, as they do for column names.
     pub(crate) fn same_column(&self, other: &str) -> bool {
-        match self.backend {
-            Backend::Postgres => self.last() == other,
-            Backend::MySql | Backend::Sqlite => self.last().eq_ignore_ascii_case(other),
+        if self.backend.dialect().case_insensitive_identifiers {
+            self.last().eq_ignore_ascii_case(other)
+        } else {
+            self.last() == other
         }
     }
 }

@@ -55,7 +55,7 @@
 
 mod backfill;
 mod bulk;
-mod codec;
+pub(crate) mod codec;
 mod identifier;
 mod numeric;
 mod value;
@@ -69,7 +69,7 @@ pub use backfill::{Backfill, BackfillReport};
 pub use value::{InvalidDecimal, Row, Value};
 
 use crate::backend::Backend;
-use crate::backend::session::{Conn, each_conn};
+use crate::backend::connection::{Connection, FetchError};
 use crate::sql::placeholders::{self, PlaceholderError};
 
 /// The error type of data steps: anything that is an error.
@@ -217,10 +217,7 @@ impl DataError {
 
 /// The type a cast to text names on `backend`: MySQL's `CAST` has no `TEXT`.
 fn text_type(backend: Backend) -> &'static str {
-    match backend {
-        Backend::MySql => "CHAR",
-        Backend::Postgres | Backend::Sqlite => "TEXT",
-    }
+    backend.dialect().text_cast
 }
 
 fn describe_position(row: Option<u64>, column: Option<&str>, parameter: Option<usize>) -> String {
@@ -234,7 +231,7 @@ fn describe_position(row: Option<u64>, column: Option<&str>, parameter: Option<u
 
 /// What a data step works with: the live connection and the revision it belongs to.
 pub struct Context<'c> {
-    conn: Conn<'c>,
+    conn: &'c mut dyn Connection,
     version: i64,
     path: &'c Path,
     transactional: bool,
@@ -255,7 +252,7 @@ pub(crate) struct StepScope<'c> {
 }
 
 impl<'c> Context<'c> {
-    pub(crate) fn new(conn: Conn<'c>, scope: StepScope<'c>) -> Self {
+    pub(crate) fn new(conn: &'c mut dyn Connection, scope: StepScope<'c>) -> Self {
         Self {
             conn,
             version: scope.version,
@@ -279,13 +276,11 @@ impl<'c> Context<'c> {
     /// commit, so it becomes durable exactly when the first irreversible change does: a crash before
     /// leaves nothing, a crash after leaves the mark for `status` to report.
     async fn mark_before_implicit_commit(&mut self, sql: &str) -> Result<(), DataError> {
-        if self.conn.backend() != Backend::MySql || !self.transactional || self.implicitly_committed
-        {
+        if !self.transactional || self.implicitly_committed {
             return Ok(());
         }
         // Helpers run one prepared statement at a time, so its first words decide.
-        let commits = crate::sql::commits_implicitly_on_mysql(sql);
-        if !commits {
+        if !crate::sql::commits_implicitly(sql, self.conn.dialect()) {
             return Ok(());
         }
         let row = crate::history::StateRow {
@@ -300,7 +295,7 @@ impl<'c> Context<'c> {
             error: None,
             updated_on: crate::history::now_rfc3339(),
         };
-        crate::history::table::write_state(&mut self.conn, self.history_table, &row)
+        crate::history::table::write_state(&mut *self.conn, self.history_table, &row)
             .await
             .map_err(|source| DataError::Database {
                 statement: sql.to_string(),
@@ -336,31 +331,19 @@ impl<'c> Context<'c> {
     /// other backends.
     #[cfg(feature = "postgres")]
     pub fn postgres(&mut self) -> Option<&mut sqlx::PgConnection> {
-        match &mut self.conn {
-            Conn::Postgres(c) => Some(c),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        self.conn.as_postgres()
     }
 
     /// The MySQL/MariaDB connection (inside the revision's transaction); `None` on other backends.
     #[cfg(feature = "mysql")]
     pub fn mysql(&mut self) -> Option<&mut sqlx::MySqlConnection> {
-        match &mut self.conn {
-            Conn::MySql(c) => Some(c),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        self.conn.as_mysql()
     }
 
     /// The SQLite connection (inside the revision's transaction); `None` on other backends.
     #[cfg(feature = "sqlite")]
     pub fn sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
-        match &mut self.conn {
-            Conn::Sqlite(c) => Some(c),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
+        self.conn.as_sqlite()
     }
 
     /// Runs one statement with `?` placeholders bound to `params`; returns the rows it affected.
@@ -379,10 +362,10 @@ impl<'c> Context<'c> {
             statement: sql.to_string(),
             source,
         };
-        each_conn!(&mut self.conn, c => {
-            let query = codec::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement)), params);
-            Ok(query.execute(&mut **c).await.map_err(database)?.rows_affected())
-        })
+        self.conn
+            .execute_with(statement, params)
+            .await
+            .map_err(database)
     }
 
     /// Runs a query with `?` placeholders bound to `params` and returns every row, with each column
@@ -393,11 +376,11 @@ impl<'c> Context<'c> {
             statement: sql.to_string(),
             source,
         };
-        each_conn!(&mut self.conn, c => {
-            let query = codec::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement)), params.iter().cloned());
-            let rows = query.fetch_all(&mut **c).await.map_err(database)?;
-            codec::decode_rows(&rows)
-        })
+        match self.conn.fetch_with(statement, params.to_vec()).await {
+            Ok(rows) => Ok(rows),
+            Err(FetchError::Database(source)) => Err(database(source)),
+            Err(FetchError::Decode(error)) => Err(error),
+        }
     }
 
     /// The statement as the backend takes it, once its placeholders match `params` and every
@@ -421,7 +404,13 @@ impl<'c> Context<'c> {
             }
         }
         #[cfg(feature = "postgres")]
-        if backend == Backend::Postgres && !params.is_empty() {
+        if self
+            .conn
+            .dialect()
+            .runner
+            .statement_text_names_parameter_types
+            && !params.is_empty()
+        {
             let mut statement = statement.into_owned();
             statement.push_str(&codec::postgres_signature(params));
             return Ok(statement);
@@ -436,16 +425,12 @@ impl<'c> Context<'c> {
         statement: &std::sync::Arc<str>,
         params: Vec<Value>,
     ) -> Result<u64, sqlx::Error> {
-        each_conn!(&mut self.conn, c => {
-            let query = codec::bind_all(sqlx::query(sqlx::AssertSqlSafe(statement.clone())), params);
-            Ok(query.execute(&mut **c).await?.rows_affected())
-        })
+        self.conn.execute_with(statement.to_string(), params).await
     }
 
     /// Sends transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) as is.
     async fn control(&mut self, sql: &'static str) -> Result<(), DataError> {
-        let result =
-            each_conn!(&mut self.conn, c => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop));
+        let result = self.conn.execute(sql).await.map(drop);
         result.map_err(|source| DataError::Database {
             statement: sql.to_string(),
             source,
@@ -455,7 +440,7 @@ impl<'c> Context<'c> {
     /// Whether statements now commit one by one: `Transaction: none`, or a MySQL step whose DDL has
     /// committed the revision's transaction.
     fn autocommitting(&self) -> bool {
-        !self.transactional || (self.backend() == Backend::MySql && self.implicitly_committed)
+        !self.transactional || self.implicitly_committed
     }
 
     /// Inserts many rows into `table`: with `COPY ... FROM STDIN` on PostgreSQL, and with multi-row

@@ -1,30 +1,35 @@
 //! Reading and writing the history tables on a live connection. Table names are always quoted
-//! ([`Backend::quote_identifier`]), and checked before they get here
+//! ([`crate::backend::Backend::quote_identifier`]), and checked before they get here
 //! ([`crate::config::check_table_name`]).
 
-use sqlx::AssertSqlSafe;
-
 use super::{AppliedRef, AppliedRow, History, RunState, StateRow};
-use crate::backend::session::{Conn, each_conn};
-use crate::backend::{Backend, state_table};
+use crate::backend::connection::{Connection, FetchError};
+use crate::backend::dialect::Dialect;
+use crate::backend::state_table;
+use crate::data::Value;
 use crate::revision::VersionWidth;
 
-/// The history table's name quoted for `backend` (see [`Backend::quote_identifier`]).
-fn history(backend: Backend, table: &str) -> String {
-    backend.quote_identifier(table)
+/// The history table's name quoted in `dialect` (see [`crate::backend::Backend::quote_identifier`]).
+fn history(dialect: &Dialect, table: &str) -> String {
+    dialect.quote_identifier(table)
 }
 
-/// The side table's name quoted for `backend`.
-fn side(backend: Backend, table: &str) -> String {
-    backend.quote_identifier(&state_table(table))
+/// The side table's name quoted in `dialect`.
+fn side(dialect: &Dialect, table: &str) -> String {
+    dialect.quote_identifier(&state_table(table))
 }
 
-/// `expr` cast to a 64-bit integer, in the backend's words.
-fn bigint(backend: Backend, expr: &str) -> String {
-    match backend {
-        Backend::Postgres => format!("CAST({expr} AS BIGINT)"),
-        Backend::MySql => format!("CAST({expr} AS SIGNED)"),
-        Backend::Sqlite => format!("CAST({expr} AS INTEGER)"),
+/// `sql` with its portable `?` placeholders in the dialect's form.
+fn placeholders(dialect: &Dialect, sql: &str) -> String {
+    crate::sql::placeholders(sql, dialect.backend)
+}
+
+/// A fetch error as the database error it carries (history columns decode to plain integers and
+/// text, so a decoding failure is a table whose columns are not refinery's).
+fn database_error(error: FetchError) -> sqlx::Error {
+    match error {
+        FetchError::Database(error) => error,
+        FetchError::Decode(error) => sqlx::Error::Decode(Box::new(error)),
     }
 }
 
@@ -43,7 +48,7 @@ pub(crate) fn is_undefined_table(error: &sqlx::Error) -> bool {
 /// Creates both tables if they do not exist. On MySQL this commits implicitly, so it runs before any
 /// revision's transaction.
 pub(crate) async fn ensure(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     width: VersionWidth,
 ) -> Result<(), sqlx::Error> {
@@ -56,7 +61,10 @@ pub(crate) async fn ensure(
 
 /// Reads both tables; `None` when refinery's table does not exist yet. A missing side table (a
 /// database only refinery has migrated) reads as empty.
-pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<History>, sqlx::Error> {
+pub(crate) async fn read(
+    conn: &mut dyn Connection,
+    table: &str,
+) -> Result<Option<History>, sqlx::Error> {
     let states = read_states(conn, table).await?;
     let applied = with_applied_rows(conn, table, |rows| {
         rows.iter().map(|r| r.to_row()).collect()
@@ -71,28 +79,28 @@ pub(crate) async fn read(conn: &mut Conn<'_>, table: &str) -> Result<Option<Hist
 /// refinery row is gone). Otherwise the side rows come back empty, which compares with the files
 /// exactly as the full set does, at the cost of one counted row instead of all of them. `None`
 /// when refinery's table does not exist yet.
-pub(crate) async fn upgrade_verdict<T>(
-    conn: &mut Conn<'_>,
+pub(crate) async fn upgrade_verdict<T: Send>(
+    conn: &mut dyn Connection,
     table: &str,
-    decide: impl FnOnce(&[AppliedRef<'_>], &[StateRow]) -> T,
+    decide: impl FnOnce(&[AppliedRef<'_>], &[StateRow]) -> T + Send,
 ) -> Result<Option<T>, sqlx::Error> {
-    let backend = conn.backend();
+    let dialect = conn.dialect();
     // Byte-wise comparison, as `RunState::parse` compares: MySQL's default collation would take
     // `APPLIED` for `applied`.
-    let state_differs = match backend {
-        Backend::MySql => "BINARY s.state <> 'applied'",
-        Backend::Postgres | Backend::Sqlite => "s.state <> 'applied'",
-    };
+    let state_differs = format!("{} <> 'applied'", (dialect.binary_comparison)("s.state"));
     let mattering_sql = format!(
-        "SELECT COUNT(*) FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {} r WHERE r.version = s.version)",
-        side(backend, table),
-        history(backend, table),
+        "SELECT {} FROM {} s WHERE {state_differs} OR NOT EXISTS (SELECT 1 FROM {} r WHERE r.version = s.version)",
+        dialect.bigint("COUNT(*)"),
+        side(dialect, table),
+        history(dialect, table),
     );
-    let mattering: i64 = match each_conn!(conn, c => sqlx::query_scalar(AssertSqlSafe(mattering_sql)).fetch_one(&mut **c).await)
-    {
-        Ok(count) => count,
-        Err(error) if is_undefined_table(&error) => 0,
-        Err(error) => return Err(error),
+    let mattering = match conn.fetch_with(mattering_sql, Vec::new()).await {
+        Ok(rows) => rows
+            .first()
+            .and_then(|row| row.get(0).as_i64())
+            .unwrap_or(0),
+        Err(FetchError::Database(error)) if is_undefined_table(&error) => 0,
+        Err(error) => return Err(database_error(error)),
     };
     let states = if mattering == 0 {
         Vec::new()
@@ -104,26 +112,28 @@ pub(crate) async fn upgrade_verdict<T>(
 
 /// Runs `use_rows` on refinery's rows, borrowed from the result set; `None` when the table does
 /// not exist.
-async fn with_applied_rows<T>(
-    conn: &mut Conn<'_>,
+async fn with_applied_rows<T: Send>(
+    conn: &mut dyn Connection,
     table: &str,
-    use_rows: impl FnOnce(&[AppliedRef<'_>]) -> T,
+    use_rows: impl FnOnce(&[AppliedRef<'_>]) -> T + Send,
 ) -> Result<Option<T>, sqlx::Error> {
-    let backend = conn.backend();
+    let dialect = conn.dialect();
     let applied_sql = format!(
         "SELECT {}, name, applied_on, checksum FROM {} ORDER BY version",
-        bigint(backend, "version"),
-        history(backend, table),
+        dialect.bigint("version"),
+        history(dialect, table),
     );
-    let typed_columns = backend != Backend::Sqlite;
-    let result = each_conn!(conn, c => {
-        match sqlx::query(AssertSqlSafe(applied_sql)).fetch_all(&mut **c).await {
-            Ok(rows) => decode_applied(&rows, typed_columns).map(|refs| use_rows(&refs)),
-            Err(error) => Err(error),
-        }
-    });
+    let mut use_rows = Some(use_rows);
+    let mut value = None;
+    let result = conn
+        .with_history_rows(&applied_sql, &mut |rows| {
+            if let Some(use_rows) = use_rows.take() {
+                value = Some(use_rows(rows));
+            }
+        })
+        .await;
     match result {
-        Ok(value) => Ok(Some(value)),
+        Ok(()) => Ok(value),
         Err(error) if is_undefined_table(&error) => Ok(None),
         Err(error) => Err(error),
     }
@@ -131,62 +141,37 @@ async fn with_applied_rows<T>(
 
 /// The side table's rows, by version; none when it does not exist (a database only refinery has
 /// migrated).
-async fn read_states(conn: &mut Conn<'_>, table: &str) -> Result<Vec<StateRow>, sqlx::Error> {
-    let backend = conn.backend();
+async fn read_states(conn: &mut dyn Connection, table: &str) -> Result<Vec<StateRow>, sqlx::Error> {
+    let dialect = conn.dialect();
     let state_sql = format!(
         "SELECT {}, state, direction, {}, {}, {}, {}, completed_checksum, error, updated_on FROM {} ORDER BY version",
-        bigint(backend, "version"),
-        bigint(backend, "execution_ms"),
-        bigint(backend, "statement_index"),
-        bigint(backend, "statement_count"),
-        bigint(backend, "statement_line"),
-        side(backend, table),
+        dialect.bigint("version"),
+        dialect.bigint("execution_ms"),
+        dialect.bigint("statement_index"),
+        dialect.bigint("statement_count"),
+        dialect.bigint("statement_line"),
+        side(dialect, table),
     );
-    type StateTuple = (
-        i64,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let states: Vec<StateTuple> = match each_conn!(conn, c => sqlx::query_as(AssertSqlSafe(state_sql)).fetch_all(&mut **c).await)
-    {
+    let rows = match conn.fetch_with(state_sql, Vec::new()).await {
         Ok(rows) => rows,
-        Err(error) if is_undefined_table(&error) => Vec::new(),
-        Err(error) => return Err(error),
+        Err(FetchError::Database(error)) if is_undefined_table(&error) => return Ok(Vec::new()),
+        Err(error) => return Err(database_error(error)),
     };
-    Ok(states
-        .into_iter()
-        .map(
-            |(
-                version,
-                state,
-                direction,
-                execution_ms,
-                statement_index,
-                statement_count,
-                statement_line,
-                completed_checksum,
-                error,
-                updated_on,
-            )| StateRow {
-                version,
-                state: RunState::parse(&state),
-                direction,
-                execution_ms,
-                statement_index,
-                statement_count,
-                statement_line,
-                completed_checksum,
-                error,
-                updated_on,
-            },
-        )
+    let text = |value: &Value| value.as_str().map(str::to_string);
+    Ok(rows
+        .iter()
+        .map(|row| StateRow {
+            version: row.get(0).as_i64().unwrap_or_default(),
+            state: row.get(1).as_str().and_then(RunState::parse),
+            direction: text(row.get(2)),
+            execution_ms: row.get(3).as_i64(),
+            statement_index: row.get(4).as_i64(),
+            statement_count: row.get(5).as_i64(),
+            statement_line: row.get(6).as_i64(),
+            completed_checksum: text(row.get(7)),
+            error: text(row.get(8)),
+            updated_on: text(row.get(9)).unwrap_or_default(),
+        })
         .collect())
 }
 
@@ -195,7 +180,7 @@ async fn read_states(conn: &mut Conn<'_>, table: &str) -> Result<Vec<StateRow>, 
 /// their own), the type check runs on the first non-NULL value of each column only: checking 500
 /// rows again and again was a tenth of a no-op upgrade. A column of the wrong type fails as before,
 /// at its first value.
-fn decode_applied<R: sqlx::Row>(
+pub(crate) fn decode_applied<R: sqlx::Row>(
     rows: &[R],
     typed_columns: bool,
 ) -> Result<Vec<AppliedRef<'_>>, sqlx::Error>
@@ -239,7 +224,7 @@ where
 
 /// Writes refinery's row for an applied revision.
 pub(crate) async fn insert_applied(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     width: VersionWidth,
     row: &AppliedRow,
@@ -247,148 +232,122 @@ pub(crate) async fn insert_applied(
     insert_applied_many(conn, table, width, std::slice::from_ref(row)).await
 }
 
+/// A version as the history table's column takes it.
+fn version_value(width: VersionWidth, version: i64) -> Value {
+    match width {
+        VersionWidth::I32 => Value::Int(i64::from(i32::try_from(version).unwrap_or(i32::MAX))),
+        VersionWidth::I64 => Value::Int(version),
+    }
+}
+
+fn text_value(text: Option<&str>) -> Value {
+    text.map_or(Value::Null, |t| Value::Text(t.to_string()))
+}
+
+fn int_value(number: Option<i64>) -> Value {
+    number.map_or(Value::Null, Value::Int)
+}
+
+/// The bound values of refinery's row.
+fn applied_values(width: VersionWidth, row: &AppliedRow) -> [Value; 4] {
+    [
+        version_value(width, row.version),
+        text_value(row.name.as_deref()),
+        text_value(row.applied_on.as_deref()),
+        text_value(row.checksum.as_deref()),
+    ]
+}
+
+/// The bound values of a side-table row: version, then the [`UPDATED`] columns.
+fn state_values(row: &StateRow) -> [Value; 10] {
+    // The counters are INT columns: a value beyond them is recorded as unknown, not refused.
+    let int = |v: Option<i64>| int_value(v.filter(|v| i32::try_from(*v).is_ok()));
+    [
+        Value::Int(row.version),
+        Value::Text(row.state.unwrap_or(RunState::Failed).as_str().to_string()),
+        text_value(row.direction.as_deref()),
+        int_value(row.execution_ms),
+        int(row.statement_index),
+        int(row.statement_count),
+        int(row.statement_line),
+        text_value(row.completed_checksum.as_deref()),
+        text_value(row.error.as_deref()),
+        Value::Text(row.updated_on.clone()),
+    ]
+}
+
 /// Writes refinery's rows for several applied revisions, a few hundred per statement.
 pub(crate) async fn insert_applied_many(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     width: VersionWidth,
     rows: &[AppliedRow],
 ) -> Result<(), sqlx::Error> {
-    let backend = conn.backend();
+    let dialect = conn.dialect();
     for chunk in rows.chunks(500) {
         let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = crate::sql::placeholders(
+        let sql = placeholders(
+            dialect,
             &format!(
                 "INSERT INTO {} (version, name, applied_on, checksum) VALUES {values}",
-                history(backend, table)
+                history(dialect, table)
             ),
-            backend,
         );
-        each_conn!(&mut *conn, c => {
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for row in chunk {
-                // PostgreSQL types parameters strictly: bind the width the column has.
-                query = match width {
-                    VersionWidth::I32 => query.bind(i32::try_from(row.version).unwrap_or(i32::MAX)),
-                    VersionWidth::I64 => query.bind(row.version),
-                };
-                query = query.bind(&row.name).bind(&row.applied_on).bind(&row.checksum);
-            }
-            query.execute(&mut **c).await?;
-        });
+        let params = chunk
+            .iter()
+            .flat_map(|row| applied_values(width, row))
+            .collect();
+        conn.execute_with(sql, params).await?;
     }
     Ok(())
 }
 
 /// Deletes refinery's row (and the side table's) for a reverted revision.
 pub(crate) async fn delete(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     width: VersionWidth,
     version: i64,
 ) -> Result<(), sqlx::Error> {
-    let backend = conn.backend();
-    let applied_sql = crate::sql::placeholders(
-        &format!("DELETE FROM {} WHERE version = ?", history(backend, table)),
-        backend,
+    let dialect = conn.dialect();
+    let applied_sql = placeholders(
+        dialect,
+        &format!("DELETE FROM {} WHERE version = ?", history(dialect, table)),
     );
-    let state_sql = crate::sql::placeholders(
-        &format!("DELETE FROM {} WHERE version = ?", side(backend, table)),
-        backend,
-    );
-    each_conn!(conn, c => {
-        let query = sqlx::query(AssertSqlSafe(applied_sql));
-        let query = match width {
-            VersionWidth::I32 => query.bind(i32::try_from(version).unwrap_or(i32::MAX)),
-            VersionWidth::I64 => query.bind(version),
-        };
-        query.execute(&mut **c).await?;
-        sqlx::query(AssertSqlSafe(state_sql)).bind(version).execute(&mut **c).await?;
-    });
-    Ok(())
+    conn.execute_with(applied_sql, vec![version_value(width, version)])
+        .await?;
+    delete_state(conn, table, version).await
 }
 
 /// Writes refinery's row for a revision just applied and its side-table row, in the caller's
-/// transaction. PostgreSQL takes both in one statement (one round trip per revision fewer); the
-/// rows written are the same on every backend.
+/// transaction.
 pub(crate) async fn record_applied(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     width: VersionWidth,
     applied: &AppliedRow,
     state: &StateRow,
 ) -> Result<(), sqlx::Error> {
-    match conn {
-        #[cfg(feature = "postgres")]
-        Conn::Postgres(c) => {
-            // A data-modifying WITH runs exactly once, whether or not the main statement reads it.
-            let sql = crate::sql::placeholders(
-                &format!(
-                    "WITH applied AS (INSERT INTO {} (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)) {}",
-                    history(Backend::Postgres, table),
-                    state_upsert_sql(Backend::Postgres, table, 1)
-                ),
-                Backend::Postgres,
-            );
-            let query = sqlx::query(AssertSqlSafe(sql));
-            let query = match width {
-                VersionWidth::I32 => query.bind(i32::try_from(applied.version).unwrap_or(i32::MAX)),
-                VersionWidth::I64 => query.bind(applied.version),
-            };
-            let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
-            query
-                .bind(&applied.name)
-                .bind(&applied.applied_on)
-                .bind(&applied.checksum)
-                .bind(state.version)
-                .bind(state.state.unwrap_or(RunState::Failed).as_str())
-                .bind(&state.direction)
-                .bind(state.execution_ms)
-                .bind(int(state.statement_index))
-                .bind(int(state.statement_count))
-                .bind(int(state.statement_line))
-                .bind(&state.completed_checksum)
-                .bind(&state.error)
-                .bind(&state.updated_on)
-                .execute(&mut **c)
-                .await?;
-            Ok(())
-        }
-        #[allow(unreachable_patterns)]
-        _ => {
-            insert_applied(conn, table, width, applied).await?;
-            write_state(conn, table, state).await
-        }
-    }
+    insert_applied(conn, table, width, applied).await?;
+    write_state(conn, table, state).await
 }
 
 /// The side table's upsert, with `?` placeholders: version and the [`UPDATED`] columns.
-fn state_upsert_sql(backend: Backend, table: &str, rows: usize) -> String {
+fn state_upsert_sql(dialect: &Dialect, table: &str, rows: usize) -> String {
     state_upsert(
-        backend,
+        dialect,
         table,
         &vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", "),
     )
 }
 
 /// The side table's upsert of `values`: tuples of version and the [`UPDATED`] columns.
-fn state_upsert(backend: Backend, table: &str, values: &str) -> String {
-    let assignments: Vec<String> = UPDATED
-        .iter()
-        .map(|column| match backend {
-            Backend::MySql => format!("{column} = VALUES({column})"),
-            Backend::Postgres | Backend::Sqlite => format!("{column} = excluded.{column}"),
-        })
-        .collect();
-    let upsert = match backend {
-        Backend::MySql => "ON DUPLICATE KEY UPDATE",
-        Backend::Postgres | Backend::Sqlite => "ON CONFLICT (version) DO UPDATE SET",
-    };
+fn state_upsert(dialect: &Dialect, table: &str, values: &str) -> String {
     format!(
-        "INSERT INTO {} (version, {}) VALUES {values} {upsert} {}",
-        side(backend, table),
+        "INSERT INTO {} (version, {}) VALUES {values} {}",
+        side(dialect, table),
         UPDATED.join(", "),
-        assignments.join(", ")
+        (dialect.upsert)(&UPDATED)
     )
 }
 
@@ -398,7 +357,7 @@ fn state_upsert(backend: Backend, table: &str, values: &str) -> String {
 /// `NO_BACKSLASH_ESCAPES`, say): such rows are written with bound parameters instead. An applied
 /// row's execution time is the SQL expression `execution_ms`.
 pub(crate) fn record_applied_literal(
-    backend: Backend,
+    dialect: &Dialect,
     table: &str,
     applied: &AppliedRow,
     states: &[StateRow],
@@ -419,7 +378,7 @@ pub(crate) fn record_applied_literal(
     let number = |value: Option<i64>| value.map_or_else(|| "NULL".to_string(), |v| v.to_string());
     let applied_sql = format!(
         "INSERT INTO {} (version, name, applied_on, checksum) VALUES ({}, {}, {}, {})",
-        history(backend, table),
+        history(dialect, table),
         applied.version,
         text(applied.name.as_deref())?,
         text(applied.applied_on.as_deref())?,
@@ -446,7 +405,7 @@ pub(crate) fn record_applied_literal(
     }
     let mut statements = vec![applied_sql];
     if !rows.is_empty() {
-        statements.push(state_upsert(backend, table, &rows.join(", ")));
+        statements.push(state_upsert(dialect, table, &rows.join(", ")));
     }
     Some(statements)
 }
@@ -466,7 +425,7 @@ const UPDATED: [&str; 9] = [
 
 /// Writes (inserts or replaces) the side table's row for a revision.
 pub(crate) async fn write_state(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     row: &StateRow,
 ) -> Result<(), sqlx::Error> {
@@ -477,73 +436,56 @@ pub(crate) async fn write_state(
 /// statement: on SQLite, where every `CREATE TABLE` makes cached statements be prepared again, one
 /// statement for a group of revisions instead of one each.
 pub(crate) async fn write_states(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     rows: &[StateRow],
 ) -> Result<(), sqlx::Error> {
-    let backend = conn.backend();
-    let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
+    let dialect = conn.dialect();
     for chunk in rows.chunks(500) {
-        let sql = crate::sql::placeholders(&state_upsert_sql(backend, table, chunk.len()), backend);
-        each_conn!(&mut *conn, c => {
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for row in chunk {
-                query = query
-                    .bind(row.version)
-                    .bind(row.state.unwrap_or(RunState::Failed).as_str())
-                    .bind(row.direction.clone())
-                    .bind(row.execution_ms)
-                    .bind(int(row.statement_index))
-                    .bind(int(row.statement_count))
-                    .bind(int(row.statement_line))
-                    .bind(row.completed_checksum.clone())
-                    .bind(row.error.clone())
-                    .bind(row.updated_on.clone());
-            }
-            query.execute(&mut **c).await?;
-        });
+        let sql = placeholders(dialect, &state_upsert_sql(dialect, table, chunk.len()));
+        let params = chunk.iter().flat_map(state_values).collect();
+        conn.execute_with(sql, params).await?;
     }
     Ok(())
 }
 
 /// Deletes the side table's row for a revision.
 pub(crate) async fn delete_state(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     version: i64,
 ) -> Result<(), sqlx::Error> {
-    let backend = conn.backend();
-    let sql = crate::sql::placeholders(
-        &format!("DELETE FROM {} WHERE version = ?", side(backend, table)),
-        backend,
+    let dialect = conn.dialect();
+    let sql = placeholders(
+        dialect,
+        &format!("DELETE FROM {} WHERE version = ?", side(dialect, table)),
     );
-    each_conn!(conn, c => sqlx::query(AssertSqlSafe(sql)).bind(version).execute(&mut **c).await.map(|_| ()))?;
+    conn.execute_with(sql, vec![Value::Int(version)]).await?;
     Ok(())
 }
 
 /// Replaces the checksum refinery's table records for a revision (`repair`).
 pub(crate) async fn update_checksum(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     width: VersionWidth,
     version: i64,
     checksum: &str,
 ) -> Result<u64, sqlx::Error> {
-    let backend = conn.backend();
-    let sql = crate::sql::placeholders(
+    let dialect = conn.dialect();
+    let sql = placeholders(
+        dialect,
         &format!(
             "UPDATE {} SET checksum = ? WHERE version = ?",
-            history(backend, table)
+            history(dialect, table)
         ),
-        backend,
     );
-    let affected = each_conn!(conn, c => {
-        let query = sqlx::query(AssertSqlSafe(sql)).bind(checksum);
-        let query = match width {
-            VersionWidth::I32 => query.bind(i32::try_from(version).unwrap_or(i32::MAX)),
-            VersionWidth::I64 => query.bind(version),
-        };
-        query.execute(&mut **c).await?.rows_affected()
-    });
-    Ok(affected)
+    conn.execute_with(
+        sql,
+        vec![
+            Value::Text(checksum.to_string()),
+            version_value(width, version),
+        ],
+    )
+    .await
 }

@@ -34,7 +34,7 @@ pub use status::{AppliedInfo, PendingInfo, Status};
 pub use wait::Arrived;
 
 use crate::backend::ServerRole;
-use crate::backend::lock::{self, LockError};
+use crate::backend::connection::LockError;
 use crate::backend::session::{Pool, Session};
 use crate::data::{Progress, ProgressFn};
 use crate::graph::Target;
@@ -195,7 +195,7 @@ impl<'m> Migrator<'m> {
         let mut session = self.connect(pool).await?;
         let result = self.upgrade_in(&mut session, started).await;
         let result = self.waited_for_sqlite(&session, result);
-        let lost = session.server_session;
+        let lost = session.server_session();
         session.end().await;
         self.find_out(pool, lost, Direction::Upgrade, result).await
     }
@@ -269,7 +269,7 @@ impl<'m> Migrator<'m> {
         // table's rows unless one of them changes the verdict, and copies no row (see
         // `upgrade_verdict`); the locked path below reads everything again.
         let verdict =
-            history::table::upgrade_verdict(&mut session.conn(), &self.table, |applied, states| {
+            history::table::upgrade_verdict(session.conn(), &self.table, |applied, states| {
                 let verification = Verification::of_rows(
                     self.migrations.graph(),
                     self.migrations.version_width(),
@@ -359,7 +359,7 @@ impl<'m> Migrator<'m> {
         let mut session = self.connect(pool).await?;
         let result = self.downgrade_in(&mut session, target, started).await;
         let result = self.waited_for_sqlite(&session, result);
-        let lost = session.server_session;
+        let lost = session.server_session();
         session.end().await;
         self.find_out(pool, lost, Direction::Downgrade, result)
             .await
@@ -443,14 +443,14 @@ impl<'m> Migrator<'m> {
                             (add, remove)
                         }
                     };
-                    let mut tx = session
+                    session
                         .conn()
                         .begin()
                         .await
                         .map_err(Error::database("starting the stamp transaction"))?;
                     for revision in &remove {
                         history::table::delete(
-                            &mut tx.conn(),
+                            session.conn(),
                             &this.table,
                             width,
                             revision.version,
@@ -464,7 +464,7 @@ impl<'m> Migrator<'m> {
                     }
                     for revision in &add {
                         let row = run::applied_row(revision, width);
-                        history::table::insert_applied(&mut tx.conn(), &this.table, width, &row)
+                        history::table::insert_applied(session.conn(), &this.table, width, &row)
                             .await
                             .map_err(Error::database(format!(
                                 "writing the history row of revision {}",
@@ -472,7 +472,9 @@ impl<'m> Migrator<'m> {
                             )))?;
                         applied.insert(revision.version);
                     }
-                    tx.commit()
+                    session
+                        .conn()
+                        .commit()
                         .await
                         .map_err(Error::database("committing the stamp"))?;
                     let (direction, changed) = if add.is_empty() && !remove.is_empty() {
@@ -573,7 +575,7 @@ impl<'m> Migrator<'m> {
                     let verification = this.verify(&history);
                     let width = this.migrations.version_width();
                     let mut repaired = Vec::new();
-                    let mut tx = session
+                    session
                         .conn()
                         .begin()
                         .await
@@ -584,7 +586,7 @@ impl<'m> Migrator<'m> {
                         .filter(|d| d.line_endings_only)
                     {
                         history::table::update_checksum(
-                            &mut tx.conn(),
+                            session.conn(),
                             &this.table,
                             width,
                             divergence.version,
@@ -597,7 +599,9 @@ impl<'m> Migrator<'m> {
                         )))?;
                         repaired.push(divergence.version);
                     }
-                    tx.commit()
+                    session
+                        .conn()
+                        .commit()
                         .await
                         .map_err(Error::database("committing the repair"))?;
                     Ok(repaired)
@@ -627,7 +631,7 @@ impl<'m> Migrator<'m> {
     }
 
     /// SQLite answers "database is locked" once its busy timeout (set to the lock timeout, see
-    /// [`Session::wait_for_locks_up_to`]) has passed: that is a lock timeout, not a failed revision,
+    /// [`Session::start`]) has passed: that is a lock timeout, not a failed revision,
     /// and it says who holds the lock.
     fn waited_for_sqlite<T>(
         &self,
@@ -638,7 +642,7 @@ impl<'m> Migrator<'m> {
         let _ = session;
         #[cfg(feature = "sqlite")]
         let result = {
-            let busy = |error: &sqlx::Error| crate::backend::is_sqlite_busy(error);
+            let busy = |error: &sqlx::Error| session.is_busy(error);
             let holder = || {
                 session
                     .write_lock_holder()
@@ -682,7 +686,7 @@ impl<'m> Migrator<'m> {
             match pool.acquire_session().await {
                 Ok(mut session) => {
                     session
-                        .wait_for_locks_up_to(self.lock_timeout)
+                        .start(self.lock_timeout)
                         .await
                         .map_err(Error::database("preparing the connection"))?;
                     return Ok(session);
@@ -721,7 +725,8 @@ impl<'m> Migrator<'m> {
     ) -> Result<T, Error> {
         self.refuse_read_only(session, command).await?;
         let waiting = Instant::now();
-        lock::acquire(session, &self.table, self.lock_timeout)
+        session
+            .lock(&self.table, self.lock_timeout)
             .await
             .map_err(|error| match error {
                 LockError::Timeout { holder } => Error::LockTimeout {
@@ -747,7 +752,7 @@ impl<'m> Migrator<'m> {
             // locked) is what frees the lock on the server.
             return result;
         }
-        if let Err(error) = lock::release(session).await {
+        if let Err(error) = session.unlock().await {
             // The session still counts as locked, so it is closed rather than pooled, and closing it
             // is what frees the lock on the server: the work itself stands as done.
             tracing::warn!(%error, "releasing the migration lock failed; closing the connection frees it");
@@ -772,15 +777,15 @@ impl<'m> Migrator<'m> {
     }
 
     async fn read(&self, session: &mut Session) -> Result<Option<History>, Error> {
-        history::table::read(&mut session.conn(), &self.table)
+        history::table::read(session.conn(), &self.table)
             .await
             .map_err(Error::database(format!("reading `{}`", self.table)))
     }
 
     /// Creates the tables if needed and reads them, without judging what they say.
     async fn prepare_unverified(&self, session: &mut Session) -> Result<History, Error> {
-        let mut conn = session.conn();
-        history::table::ensure(&mut conn, &self.table, self.migrations.version_width())
+        let conn = session.conn();
+        history::table::ensure(conn, &self.table, self.migrations.version_width())
             .await
             .map_err(Error::database(format!("creating `{}`", self.table)))?;
         Ok(self.read(session).await?.unwrap_or_default())

@@ -7,7 +7,9 @@ use super::error::{Committed, Error, FailedStatement, FailureCause, RevisionFail
 use super::report::{Direction, Report, RunKind, StepReport};
 use super::{Migrator, Resolution};
 use crate::backend::Backend;
-use crate::backend::session::{Conn, Session};
+use crate::backend::connection::Connection;
+use crate::backend::dialect::Dialect;
+use crate::backend::session::Session;
 use crate::checksum::statements_checksum;
 use crate::data::{Context, StepFn, StepScope};
 use crate::history::{self, AppliedRow, RunState, StateRow, now_rfc3339};
@@ -100,12 +102,13 @@ pub(super) async fn plan(
     direction: Direction,
 ) -> Result<Vec<StepReport>, Box<RevisionFailure>> {
     let backend = session.backend();
-    let grouped = |revision: &Revision| backend == Backend::Sqlite && revision.transactional();
+    let traits = backend.dialect().runner;
+    let grouped = |revision: &Revision| traits.groups_revisions && revision.transactional();
     let mut done = Vec::with_capacity(plan.len());
     // On PostgreSQL the side-table rows (execution times) of revisions applied in one transaction
     // are written together once the run ends: one statement instead of one per revision.
     let mut times = Vec::new();
-    let defer_times = backend == Backend::Postgres && direction == Direction::Upgrade;
+    let defer_times = traits.writes_times_at_the_end && direction == Direction::Upgrade;
     let mut marker_written = false;
     // On MySQL the next revision's statements are split ahead of time for its first marker (see
     // `Handoff`); they are kept here for its own run.
@@ -119,7 +122,7 @@ pub(super) async fn plan(
                 .unwrap_or_else(|| work(migrator, plan[index], direction, backend));
             next_work = plan
                 .get(index + 1)
-                .filter(|_| backend == Backend::MySql)
+                .filter(|_| backend.dialect().implicit_commits)
                 .map(|next| work(migrator, next, direction, backend));
             let handoff = Handoff {
                 next_marker: plan.get(index + 1).zip(next_work.as_ref()).and_then(
@@ -139,7 +142,7 @@ pub(super) async fn plan(
                 deferred,
             );
             let outcome = match migrator.revision_timeout_limit() {
-                Some(limit) if backend != Backend::Sqlite => {
+                Some(limit) if !traits.in_process => {
                     match tokio::time::timeout(limit, running).await {
                         Ok(outcome) => outcome,
                         // The revision's future is dropped mid-way: its connection is in an unknown
@@ -175,14 +178,11 @@ pub(super) async fn plan(
         }
         let members = &plan[index..index + group];
         let runner = |revision| Runner::new(migrator, backend, revision, direction);
-        let mut outer = match session.conn().begin().await {
-            Ok(tx) => tx,
-            Err(error) => {
-                let mut failure = runner(members[0]).database(error);
-                failure.completed = done;
-                return Err(failure);
-            }
-        };
+        if let Err(error) = session.conn().begin().await {
+            let mut failure = runner(members[0]).database(error);
+            failure.completed = done;
+            return Err(failure);
+        }
         let before = done.len();
         let mut failed = None;
         let mut states = Vec::with_capacity(group);
@@ -205,25 +205,24 @@ pub(super) async fn plan(
                     states: &mut states,
                     done: &mut done,
                 };
-                failed = batch.run(migrator, outer.conn()).await.err();
+                failed = batch.run(migrator, session.conn()).await.err();
             } else {
                 let work = work(migrator, members[member], direction, backend);
                 let mut member_runner = Runner {
                     deferred_states: Some(&mut states),
                     ..runner(members[member])
                 };
-                match member_runner.in_transaction(outer.conn(), work).await {
+                match member_runner.in_transaction(session.conn(), work).await {
                     Ok(step) => done.push(step),
                     Err(failure) => failed = Some(failure),
                 }
                 member += 1;
             }
         }
-        if outer.conn().transaction_lost() {
+        if session.conn().transaction_lost() {
             // SQLite abandoned the group's transaction: every member run so far went with it, and
-            // nothing may be recorded (the watch would refuse to commit it anyway).
-            drop(outer);
-            // sqlx still counts the abandoned transaction as open.
+            // nothing may be recorded (the watch would refuse to commit it anyway). The connection
+            // still counts the transaction as open, so it is closed rather than pooled.
             session.poison();
             let rolled_back = done.split_off(before);
             let mut failure = failed.unwrap_or_else(|| {
@@ -242,12 +241,12 @@ pub(super) async fn plan(
         let table = migrator.history_table();
         let width = migrator.migrations.version_width();
         let mut closing =
-            history::table::insert_applied_many(&mut outer.conn(), table, width, &applied).await;
+            history::table::insert_applied_many(session.conn(), table, width, &applied).await;
         if closing.is_ok() {
-            closing = history::table::write_states(&mut outer.conn(), table, &states).await;
+            closing = history::table::write_states(session.conn(), table, &states).await;
         }
         if closing.is_ok() {
-            closing = outer.commit().await;
+            closing = session.conn().commit().await;
         }
         if let Err(error) = closing {
             let mut failure = runner(members[0]).recording(error);
@@ -266,7 +265,7 @@ pub(super) async fn plan(
 }
 
 /// Consecutive SQL revisions inside a SQLite group, sent to SQLite as one batch (a few KiB per
-/// call, see [`Conn::execute_batch_observed`]): for each, its savepoint, its statements and the
+/// call, see [`Connection::execute_batch`]): for each, its savepoint, its statements and the
 /// savepoint's release. A call crosses to sqlx's SQLite worker thread and back, and a result comes
 /// back per statement: made once per revision and with a history insert in each, they cost a fresh
 /// database's 1,000 small revisions as much as SQLite's own work. The refinery and side-table rows
@@ -285,7 +284,7 @@ impl SqliteBatch<'_, '_> {
     async fn run(
         self,
         migrator: &Migrator<'_>,
-        mut conn: Conn<'_>,
+        conn: &mut dyn Connection,
     ) -> Result<(), Box<RevisionFailure>> {
         const SAVEPOINT: &str = "SAVEPOINT dbmigrate_revision";
         const RELEASE: &str = "RELEASE dbmigrate_revision";
@@ -306,15 +305,16 @@ impl SqliteBatch<'_, '_> {
             batch.push(RELEASE);
             bounds.push((savepoint, batch.len() - 1));
         }
+        let backend = conn.backend();
         let runner = |revision, started| Runner {
             started,
-            ..Runner::new(migrator, Backend::Sqlite, revision, Direction::Upgrade)
+            ..Runner::new(migrator, backend, revision, Direction::Upgrade)
         };
         let mut started = Instant::now();
         // The revision whose release comes next.
         let mut current = 0;
         let outcome = conn
-            .execute_batch_observed(&batch, |index| {
+            .execute_batch(&batch, &mut |index| {
                 if bounds
                     .get(current)
                     .is_some_and(|&(_, release)| release == index)
@@ -361,7 +361,7 @@ async fn write_times(session: &mut Session, migrator: &Migrator<'_>, rows: &[Sta
         return;
     }
     if let Err(error) =
-        history::table::write_states(&mut session.conn(), migrator.history_table(), rows).await
+        history::table::write_states(session.conn(), migrator.history_table(), rows).await
     {
         tracing::warn!(%error, revisions = rows.len(), "the execution times of this run could not be recorded");
     }
@@ -370,7 +370,7 @@ async fn write_times(session: &mut Session, migrator: &Migrator<'_>, rows: &[Sta
 /// Records a failed revision's state where `status` and `resolve` read it; when that fails too,
 /// the failure says so (and tracing reports it), rather than leaving `status` silently wrong.
 async fn record_failure_state(
-    conn: &mut Conn<'_>,
+    conn: &mut dyn Connection,
     table: &str,
     row: &StateRow,
     failure: &mut RevisionFailure,
@@ -399,11 +399,13 @@ fn shape(revision: &Revision, work: &Work<'_>, backend: Backend) -> Option<usize
     let Work::Sql(statements) = work else {
         return (!revision.transactional()).then_some(0);
     };
-    let last_implicit = (backend == Backend::MySql)
+    let dialect = backend.dialect();
+    let last_implicit = dialect
+        .implicit_commits
         .then(|| {
             statements
                 .iter()
-                .rposition(Statement::commits_implicitly_on_mysql)
+                .rposition(|statement| statement.commits_implicitly(dialect))
         })
         .flatten();
     match (revision.transactional(), last_implicit) {
@@ -413,7 +415,8 @@ fn shape(revision: &Revision, work: &Work<'_>, backend: Backend) -> Option<usize
     }
 }
 
-/// The record of `next`'s first statement, when `next` runs statement by statement on MySQL.
+/// The record of `next`'s first statement, when `next` runs statement by statement where statements
+/// commit implicitly (MySQL).
 fn first_marker(
     migrator: &Migrator<'_>,
     next: &Revision,
@@ -421,7 +424,7 @@ fn first_marker(
     direction: Direction,
     backend: Backend,
 ) -> Option<StateRow> {
-    if backend != Backend::MySql {
+    if !backend.dialect().implicit_commits {
         return None;
     }
     let tail = shape(next, work, backend)?;
@@ -573,7 +576,7 @@ impl<'a, 'm> Runner<'a, 'm> {
 
     /// Writes the history for a finished revision: the row and the side table's execution time on
     /// upgrade, their removal on downgrade.
-    async fn record(&self, conn: &mut Conn<'_>) -> Result<Option<StateRow>, sqlx::Error> {
+    async fn record(&self, conn: &mut dyn Connection) -> Result<Option<StateRow>, sqlx::Error> {
         let table = self.migrator.history_table();
         let width = self.migrator.migrations.version_width();
         match self.direction {
@@ -608,27 +611,24 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// The revision and its history row in one transaction: all of it commits, or none.
     async fn in_transaction(
         &mut self,
-        mut conn: Conn<'_>,
+        conn: &mut dyn Connection,
         work: Work<'_>,
     ) -> Result<StepReport, Box<RevisionFailure>> {
-        let work = match self.try_postgres_batch(&mut conn, work).await {
+        let work = match self.try_one_message(conn, work).await {
             Ok(outcome) => return outcome,
             Err(work) => work,
         };
         // Inside an open transaction (a SQLite group, see `plan`), this is a savepoint.
-        let mut tx = conn
-            .reborrow()
-            .begin()
-            .await
-            .map_err(|e| self.database(e))?;
+        conn.begin().await.map_err(|e| self.database(e))?;
         let outcome = match &work {
-            // PostgreSQL and SQLite: every statement in one batch; the database stops at the first
-            // that fails and reports how many completed, which names the failing one as precisely.
+            // Every statement in one batch: the database stops at the first that fails and reports
+            // how many completed, which names the failing one as precisely.
             Work::Sql(statements)
-                if statements.len() > 1 && tx.conn().backend() != Backend::MySql =>
+                if statements.len() > 1
+                    && conn.dialect().runner.batches_transactional_statements =>
             {
                 let texts: Vec<&str> = statements.iter().map(|s| s.text.as_str()).collect();
-                match tx.conn().execute_batch(&texts).await {
+                match conn.execute_batch(&texts, &mut |_| {}).await {
                     Ok(()) => Ok(()),
                     Err((completed, error)) => Err(self.failure(
                         Some(Self::failed_in_batch(
@@ -646,7 +646,7 @@ impl<'a, 'm> Runner<'a, 'm> {
             Work::Sql(statements) => {
                 let mut outcome = Ok(());
                 for (index, statement) in statements.iter().enumerate() {
-                    if let Err(error) = tx.conn().execute(&statement.text).await {
+                    if let Err(error) = conn.execute(&statement.text).await {
                         outcome = Err(self.failure(
                             Some(Self::failed_statement(statements, index).pointed_at(&error, 0)),
                             FailureCause::Database(error),
@@ -658,7 +658,7 @@ impl<'a, 'm> Runner<'a, 'm> {
                 outcome
             }
             Work::Rust(step, revision) => {
-                let mut cx = Context::new(tx.conn(), self.scope(revision, true));
+                let mut cx = Context::new(&mut *conn, self.scope(revision, true));
                 let result = step(&mut cx).await;
                 let implicitly_committed = cx.implicitly_committed();
                 result.map_err(|error| {
@@ -671,7 +671,7 @@ impl<'a, 'm> Runner<'a, 'm> {
                 })
             }
         };
-        if tx.conn().transaction_lost() {
+        if conn.transaction_lost() {
             let mut failure = outcome.err().unwrap_or_else(|| {
                 self.failure(None, FailureCause::TransactionLost, Committed::Nothing)
             });
@@ -686,28 +686,28 @@ impl<'a, 'm> Runner<'a, 'm> {
         }
         if let Err(mut failure) = outcome {
             // Wait for the rollback, so the lock is released only once nothing of it remains.
-            let _ = tx.rollback().await;
+            let _ = conn.rollback().await;
             if failure.committed != Committed::Nothing {
                 // MySQL committed part of the step: say so where `status` looks.
                 let failed =
                     self.state(RunState::Failed, None, &[], Some(failure.cause.to_string()));
                 let table = self.migrator.history_table();
-                record_failure_state(&mut conn, table, &failed, &mut failure).await;
+                record_failure_state(conn, table, &failed, &mut failure).await;
             }
             return Err(failure);
         }
-        let deferred = match self.record(&mut tx.conn()).await {
+        let deferred = match self.record(conn).await {
             Ok(deferred) => deferred,
             Err(error) => {
                 let mut failure = self.recording(error);
-                failure.transaction_lost = tx.conn().transaction_lost();
+                failure.transaction_lost = conn.transaction_lost();
                 if !failure.transaction_lost {
-                    let _ = tx.rollback().await;
+                    let _ = conn.rollback().await;
                 }
                 return Err(failure);
             }
         };
-        tx.commit().await.map_err(|e| self.database(e))?;
+        conn.commit().await.map_err(|e| self.database(e))?;
         if let (Some(state), Some(states)) = (deferred, self.deferred_states.as_deref_mut()) {
             states.push(state);
         }
@@ -767,44 +767,37 @@ impl<'a, 'm> Runner<'a, 'm> {
         start_at: usize,
     ) -> Result<StepReport, Box<RevisionFailure>> {
         let table = self.migrator.history_table().to_string();
-        let session_backend = session.backend();
-        let mut conn = session.conn();
+        let conn = session.conn();
         match &work {
             Work::Sql(statements) => {
                 let implicit_end = self.tail.min(statements.len());
-                let batch = self.final_batch(session_backend, statements, start_at);
+                let batch = self.final_batch(conn.dialect(), statements, start_at);
                 // With a final batch, the last statement run on its own joins it.
                 let alone_end = match &batch {
                     Some(_) if implicit_end > start_at => implicit_end - 1,
                     _ => implicit_end,
                 };
                 for index in start_at..alone_end {
-                    self.mark_running(&mut conn, statements, start_at, index)
-                        .await?;
+                    self.mark_running(conn, statements, start_at, index).await?;
                     if let Err(error) = conn.execute(&statements[index].text).await {
-                        return Err(self
-                            .implicit_failure(&mut conn, statements, index, error)
-                            .await);
+                        return Err(self.implicit_failure(conn, statements, index, error).await);
                     }
                 }
                 if let Some(records) = batch {
                     let lead = (alone_end < implicit_end).then_some(alone_end);
                     if let Some(index) = lead {
-                        self.mark_running(&mut conn, statements, start_at, index)
-                            .await?;
+                        self.mark_running(conn, statements, start_at, index).await?;
                     }
-                    return self
-                        .in_one_batch(&mut conn, statements, lead, records)
-                        .await;
+                    return self.in_one_batch(conn, statements, lead, records).await;
                 }
             }
             Work::Rust(step, revision) => {
                 let running = self.state(RunState::Running, None, &[], None);
-                history::table::write_state(&mut conn, &table, &running)
+                history::table::write_state(conn, &table, &running)
                     .await
                     .map_err(|e| self.recording(e))?;
                 let result = {
-                    let mut cx = Context::new(conn.reborrow(), self.scope(revision, false));
+                    let mut cx = Context::new(&mut *conn, self.scope(revision, false));
                     step(&mut cx).await
                 };
                 if let Err(error) = result {
@@ -812,35 +805,31 @@ impl<'a, 'm> Runner<'a, 'm> {
                     // Whatever the step committed stays; the side table says so.
                     let mut failure =
                         self.failure(None, FailureCause::Step(error), Committed::Unknown);
-                    record_failure_state(&mut conn, &table, &failed, &mut failure).await;
+                    record_failure_state(conn, &table, &failed, &mut failure).await;
                     return Err(failure);
                 }
             }
         }
-        let mut tx = conn
-            .reborrow()
-            .begin()
-            .await
-            .map_err(|e| self.database(e))?;
+        conn.begin().await.map_err(|e| self.database(e))?;
         // The statements after the last one MySQL commits implicitly run in the transaction that
         // records the revision: no progress record is needed for them.
         if let Work::Sql(statements) = &work {
             let tail = self.tail.max(start_at);
             for index in tail..statements.len() {
-                if let Err(error) = tx.conn().execute(&statements[index].text).await {
-                    let _ = tx.rollback().await;
+                if let Err(error) = conn.execute(&statements[index].text).await {
+                    let _ = conn.rollback().await;
                     let statement = Self::failed_statement(statements, index).pointed_at(&error, 0);
                     return Err(self
-                        .tail_failure(&mut conn, statements, tail, Some(statement), error)
+                        .tail_failure(conn, statements, tail, Some(statement), error)
                         .await);
                 }
             }
         }
-        if let Err(error) = self.record(&mut tx.conn()).await {
-            let _ = tx.rollback().await;
+        if let Err(error) = self.record(conn).await {
+            let _ = conn.rollback().await;
             return Err(self.recording(error));
         }
-        tx.commit().await.map_err(|e| self.database(e))?;
+        conn.commit().await.map_err(|e| self.database(e))?;
         Ok(step_report(self.revision, self.started.elapsed()))
     }
 
@@ -848,7 +837,7 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// already did in its own commit (see [`Handoff`]).
     async fn mark_running(
         &self,
-        conn: &mut Conn<'_>,
+        conn: &mut dyn Connection,
         statements: &[Statement],
         start_at: usize,
         index: usize,
@@ -866,7 +855,7 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// it stays committed.
     async fn implicit_failure(
         &self,
-        conn: &mut Conn<'_>,
+        conn: &mut dyn Connection,
         statements: &[Statement],
         index: usize,
         error: sqlx::Error,
@@ -881,7 +870,7 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// tail, and resuming runs the whole tail again.
     async fn tail_failure(
         &self,
-        conn: &mut Conn<'_>,
+        conn: &mut dyn Connection,
         statements: &[Statement],
         tail: usize,
         statement: Option<FailedStatement>,
@@ -899,7 +888,7 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// committed, or leaves no trace when none did (fixing the file and rerunning is then enough).
     async fn failure_after(
         &self,
-        conn: &mut Conn<'_>,
+        conn: &mut dyn Connection,
         statements: &[Statement],
         completed: usize,
         statement: Option<FailedStatement>,
@@ -935,11 +924,11 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// The records' times are taken now, when the batch is sent.
     fn final_batch(
         &self,
-        backend: Backend,
+        dialect: &Dialect,
         statements: &[Statement],
         start_at: usize,
     ) -> Option<Vec<String>> {
-        if backend != Backend::MySql
+        if dialect.runner.batch_start_marker.is_none()
             || self.direction != Direction::Upgrade
             || self.deferred_states.is_some()
             || self.tail > statements.len()
@@ -947,12 +936,12 @@ impl<'a, 'm> Runner<'a, 'm> {
         {
             return None;
         }
-        self.records_for_batch(backend)
+        self.records_for_batch(dialect)
     }
 
     /// The statements recording this revision as applied, for a batch that ends with them. The
     /// execution time counts the batch too: the server measures it from the batch's start.
-    fn records_for_batch(&self, backend: Backend) -> Option<Vec<String>> {
+    fn records_for_batch(&self, dialect: &Dialect) -> Option<Vec<String>> {
         let width = self.migrator.migrations.version_width();
         // A deferred row is written by the caller, with the time measured after the commit.
         let mut states = match self.deferred_states {
@@ -961,19 +950,9 @@ impl<'a, 'm> Runner<'a, 'm> {
         };
         states.extend(self.handoff.next_marker.clone());
         let before = self.started.elapsed().as_micros();
-        let execution_ms = match backend {
-            // The batch's first statement sets the variable (see `in_one_batch`).
-            Backend::MySql => format!(
-                "({before} + TIMESTAMPDIFF(MICROSECOND, @dbmigrate_batch_started, SYSDATE(6))) DIV 1000"
-            ),
-            // `statement_timestamp()` is when the server received the batch's message.
-            Backend::Postgres => format!(
-                "({before} + CAST(EXTRACT(EPOCH FROM clock_timestamp() - statement_timestamp()) * 1000000 AS BIGINT)) / 1000"
-            ),
-            Backend::Sqlite => return None,
-        };
+        let execution_ms = (dialect.runner.batch_elapsed_ms?)(before);
         history::table::record_applied_literal(
-            backend,
+            dialect,
             self.migrator.history_table(),
             &applied_row(self.revision, width),
             &states,
@@ -981,19 +960,21 @@ impl<'a, 'm> Runner<'a, 'm> {
         )
     }
 
-    /// On PostgreSQL, an upgrade's SQL revision with its history records in one transaction sent
-    /// as one batch: one round trip instead of four. `Err(work)` gives the work back where this
-    /// does not apply.
-    async fn try_postgres_batch<'w>(
+    /// Where a revision goes as one message (PostgreSQL), an upgrade's SQL revision with its
+    /// history records in one transaction sent as one batch: one round trip instead of four.
+    /// `Err(work)` gives the work back where this does not apply.
+    async fn try_one_message<'w>(
         &mut self,
-        conn: &mut Conn<'_>,
+        conn: &mut dyn Connection,
         work: Work<'w>,
     ) -> Result<Result<StepReport, Box<RevisionFailure>>, Work<'w>> {
+        let dialect = conn.dialect();
         let records = match &work {
             Work::Sql(_)
-                if conn.backend() == Backend::Postgres && self.direction == Direction::Upgrade =>
+                if dialect.runner.one_message_per_revision
+                    && self.direction == Direction::Upgrade =>
             {
-                self.records_for_batch(Backend::Postgres)
+                self.records_for_batch(dialect)
             }
             _ => None,
         };
@@ -1001,11 +982,11 @@ impl<'a, 'm> Runner<'a, 'm> {
             return Err(work);
         };
         let mut batch: Vec<&str> = Vec::with_capacity(statements.len() + 4);
-        batch.push("BEGIN");
+        batch.push(dialect.begin);
         batch.extend(statements.iter().map(|s| s.text.as_str()));
         batch.extend(records.iter().map(String::as_str));
         batch.push("COMMIT");
-        let Err((completed, error)) = conn.execute_batch(&batch).await else {
+        let Err((completed, error)) = conn.execute_batch(&batch, &mut |_| {}).await else {
             let state = self.applied_state();
             if let Some(states) = self.deferred_states.as_deref_mut() {
                 states.push(state);
@@ -1020,8 +1001,9 @@ impl<'a, 'm> Runner<'a, 'm> {
             // The revision's statements all ran; one of the records after them failed.
             return Ok(Err(self.recording(error)));
         }
-        let statement = index
-            .map(|index| Self::failed_in_batch(statements, 0, index, "BEGIN".len() + 2, &error));
+        let statement = index.map(|index| {
+            Self::failed_in_batch(statements, 0, index, dialect.begin.len() + 2, &error)
+        });
         Ok(Err(self.failure(
             statement,
             FailureCause::Database(error),
@@ -1033,19 +1015,21 @@ impl<'a, 'm> Runner<'a, 'm> {
     /// implicitly anyway), then the tail statements and the history records in one transaction.
     async fn in_one_batch(
         &self,
-        conn: &mut Conn<'_>,
+        conn: &mut dyn Connection,
         statements: &[Statement],
         lead: Option<usize>,
         records: Vec<String>,
     ) -> Result<StepReport, Box<RevisionFailure>> {
+        let dialect = conn.dialect();
         let mut batch: Vec<&str> = Vec::with_capacity(statements.len() - self.tail + 6);
-        batch.push("SET @dbmigrate_batch_started = SYSDATE(6)");
+        // `final_batch` offers a batch only where the dialect has a start marker.
+        batch.extend(dialect.runner.batch_start_marker);
         batch.extend(lead.map(|index| statements[index].text.as_str()));
-        batch.push("BEGIN");
+        batch.push(dialect.begin);
         batch.extend(statements[self.tail..].iter().map(|s| s.text.as_str()));
         batch.extend(records.iter().map(String::as_str));
         batch.push("COMMIT");
-        let Err((completed, error)) = conn.execute_batch(&batch).await else {
+        let Err((completed, error)) = conn.execute_batch(&batch, &mut |_| {}).await else {
             return Ok(step_report(self.revision, self.started.elapsed()));
         };
         // The first statement only sets a variable: the lead, if any, is the second.
@@ -1108,12 +1092,12 @@ pub(super) async fn resolve(
     let mut kind = RunKind::Applied;
     match resolution {
         Resolution::Applied | Resolution::Reverted => {
-            let mut tx = session
+            session
                 .conn()
                 .begin()
                 .await
                 .map_err(Error::database("starting the resolve transaction"))?;
-            history::table::delete(&mut tx.conn(), &table, width, version)
+            history::table::delete(session.conn(), &table, width, version)
                 .await
                 .map_err(Error::database(format!(
                     "clearing the records of revision {version}"
@@ -1126,7 +1110,7 @@ pub(super) async fn resolve(
                     )));
                 };
                 history::table::insert_applied(
-                    &mut tx.conn(),
+                    session.conn(),
                     &table,
                     width,
                     &applied_row(revision, width),
@@ -1149,7 +1133,9 @@ pub(super) async fn resolve(
                 });
                 kind = RunKind::MarkedReverted;
             }
-            tx.commit()
+            session
+                .conn()
+                .commit()
                 .await
                 .map_err(Error::database("committing the resolve"))?;
         }

@@ -17,26 +17,23 @@ pub use lexer::{Construct, Token};
 pub use placeholders::placeholders;
 pub use split::{Span, Statement, has_statement, spans, split};
 
-/// Whether the statement `sql` starts with is one MySQL/MariaDB commits implicitly. Only its first
-/// words are read, so this is cheap even on a long multi-row `INSERT`.
-pub fn commits_implicitly_on_mysql(sql: &str) -> bool {
-    let words: Vec<String> = lexer::tokens(sql, Backend::MySql)
-        .filter_map(|t| match t {
-            Token::Word(w) => Some(w.to_ascii_uppercase()),
-            _ => None,
-        })
-        .take(2)
-        .collect();
-    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
-    match word(0) {
-        // Temporary tables are the documented exception.
-        "CREATE" | "DROP" => word(1) != "TEMPORARY",
-        "ALTER" | "RENAME" | "TRUNCATE" | "LOCK" | "UNLOCK" | "GRANT" | "REVOKE" | "ANALYZE"
-        | "OPTIMIZE" | "REPAIR" | "CHECK" | "INSTALL" | "UNINSTALL" | "FLUSH" | "RESET"
-        | "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "LOAD" | "CACHE" => true,
-        "SET" => word(1) == "PASSWORD" || word(1) == "AUTOCOMMIT",
-        _ => false,
-    }
+/// The first `n` words of a statement, in upper case (empty past its end).
+pub(crate) fn first_words<const N: usize>(sql: &str, backend: Backend) -> [String; N] {
+    let mut words = lexer::tokens(sql, backend)
+        .filter(|t| !t.is_trivia())
+        .map(|t| match t {
+            Token::Word(w) => w.to_ascii_uppercase(),
+            _ => String::new(),
+        });
+    std::array::from_fn(|_| words.next().unwrap_or_default())
+}
+
+/// Whether the database commits the open transaction around the statement `sql` starts with (MySQL's
+/// DDL; never on PostgreSQL and SQLite). Only its first words are read, so this is cheap even on a
+/// long multi-row `INSERT`.
+pub(crate) fn commits_implicitly(sql: &str, dialect: &crate::backend::dialect::Dialect) -> bool {
+    let [first, second] = first_words::<2>(sql, dialect.backend);
+    dialect.statement_commits_implicitly([&first, &second])
 }
 
 #[cfg(test)]
@@ -45,7 +42,12 @@ mod tests {
 
     #[test]
     fn classifies_statements_mysql_commits() {
-        let commits = |sql: &str| split(sql, Backend::MySql)[0].commits_implicitly_on_mysql();
+        let commits = |sql: &str| {
+            commits_implicitly(
+                &split(sql, Backend::MySql)[0].text,
+                Backend::MySql.dialect(),
+            )
+        };
         assert!(commits("CREATE TABLE t(id int)"));
         assert!(commits("alter table t add column x int"));
         assert!(!commits("CREATE TEMPORARY TABLE t(id int)"));

@@ -18,10 +18,11 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// Whether MySQL/MariaDB commits the open transaction around this statement, so it cannot be
-    /// rolled back (DDL, account management, table maintenance, explicit transaction control).
-    pub fn commits_implicitly_on_mysql(&self) -> bool {
-        super::commits_implicitly_on_mysql(&self.text)
+    /// Whether the database commits the open transaction around this statement, so it cannot be
+    /// rolled back (MySQL's DDL, account management, table maintenance, explicit transaction
+    /// control; nothing on PostgreSQL and SQLite).
+    pub(crate) fn commits_implicitly(&self, dialect: &crate::backend::dialect::Dialect) -> bool {
+        super::commits_implicitly(&self.text, dialect)
     }
 }
 

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use sqlx::PgConnection;
 
-use super::ServerRole;
-use super::lock::LockError;
+use crate::backend::ServerRole;
+use crate::backend::connection::LockError;
 
 /// Whether the server is a hot standby (in recovery), where nothing can be written.
-pub(super) async fn role(conn: &mut PgConnection) -> Result<ServerRole, sqlx::Error> {
+pub(crate) async fn role(conn: &mut PgConnection) -> Result<ServerRole, sqlx::Error> {
     let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
         .fetch_one(conn)
         .await?;
@@ -26,7 +26,7 @@ const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// Takes the advisory lock for `table` in the current database and schema, waiting up to `timeout`;
 /// returns the key, which unlocking needs, and the server process of this connection (see
 /// [`end_session`]).
-pub(super) async fn lock(
+pub(crate) async fn lock(
     conn: &mut PgConnection,
     table: &str,
     timeout: Duration,
@@ -106,7 +106,7 @@ async fn holder(conn: &mut PgConnection, key: i64) -> Result<Option<String>, sql
     }))
 }
 
-pub(super) async fn unlock(conn: &mut PgConnection, key: i64) -> Result<(), sqlx::Error> {
+pub(crate) async fn unlock(conn: &mut PgConnection, key: i64) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(key)
         .execute(conn)
@@ -117,7 +117,7 @@ pub(super) async fn unlock(conn: &mut PgConnection, key: i64) -> Result<(), sqlx
 /// Ends the server process of a connection this program lost (`pid`), and waits until it is gone,
 /// at most until `deadline`: only then is what it was doing settled, committed or rolled back.
 /// Returns whether it is gone.
-pub(super) async fn end_session(
+pub(crate) async fn end_session(
     conn: &mut PgConnection,
     pid: i64,
     deadline: std::time::Instant,
@@ -141,5 +141,92 @@ pub(super) async fn end_session(
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A PostgreSQL connection from the application's pool, for one run.
+pub(crate) struct PgLive {
+    conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    depth: usize,
+    /// The advisory lock key while the lock is held.
+    lock_key: Option<i64>,
+    /// This connection's backend pid, read with the lock.
+    pid: Option<i64>,
+}
+
+impl PgLive {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<sqlx::Postgres>) -> Self {
+        Self {
+            conn,
+            depth: 0,
+            lock_key: None,
+            pid: None,
+        }
+    }
+
+    /// One call holds a whole batch: PostgreSQL parses and runs a multi-statement message in order.
+    const BATCH_CALL_BYTES: usize = usize::MAX;
+    /// Every value of a column has the column's type.
+    const TYPED_COLUMNS: bool = true;
+
+    fn dialect_of() -> &'static crate::backend::dialect::Dialect {
+        &super::DIALECT
+    }
+
+    fn outermost_began(&mut self) {}
+
+    fn outermost_ending(&mut self) {}
+}
+
+impl crate::backend::connection::Connection for PgLive {
+    crate::backend::connection::shared_connection_methods!();
+
+    fn lock<'a>(
+        &'a mut self,
+        table: &'a str,
+        timeout: Duration,
+    ) -> crate::backend::connection::BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let (key, pid) = lock(&mut self.conn, table, timeout).await?;
+            self.lock_key = Some(key);
+            self.pid = Some(pid);
+            Ok(())
+        })
+    }
+
+    fn unlock(&mut self) -> crate::backend::connection::BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if let Some(key) = self.lock_key {
+                unlock(&mut self.conn, key).await?;
+                self.lock_key = None;
+            }
+            Ok(())
+        })
+    }
+
+    fn holds_lock(&self) -> bool {
+        self.lock_key.is_some()
+    }
+
+    fn server_session(&self) -> Option<i64> {
+        self.pid
+    }
+
+    fn end_lost_session(
+        &mut self,
+        server_session: i64,
+        deadline: std::time::Instant,
+    ) -> crate::backend::connection::BoxFuture<'_, Result<bool, sqlx::Error>> {
+        Box::pin(end_session(&mut self.conn, server_session, deadline))
+    }
+
+    fn role(
+        &mut self,
+    ) -> crate::backend::connection::BoxFuture<'_, Result<ServerRole, sqlx::Error>> {
+        Box::pin(role(&mut self.conn))
+    }
+
+    fn as_postgres(&mut self) -> Option<&mut sqlx::PgConnection> {
+        Some(&mut self.conn)
     }
 }

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use sqlx::MySqlConnection;
 
-use super::ServerRole;
-use super::lock::LockError;
+use crate::backend::ServerRole;
+use crate::backend::connection::LockError;
 
 /// Whether the server refuses writes as a whole, as replicas are set up to (`read_only`, which
 /// MySQL's `super_read_only` implies, or `innodb_read_only`). A user with the privilege to write on
 /// a `read_only` server (SUPER, READ_ONLY ADMIN) is refused too: a migration written on a replica
 /// breaks its replication.
-pub(super) async fn role(conn: &mut MySqlConnection) -> Result<ServerRole, sqlx::Error> {
+pub(crate) async fn role(conn: &mut MySqlConnection) -> Result<ServerRole, sqlx::Error> {
     let (read_only, innodb_read_only): (i64, i64) = sqlx::query_as(
         "SELECT CAST(@@global.read_only AS SIGNED), CAST(@@global.innodb_read_only AS SIGNED)",
     )
@@ -33,7 +33,7 @@ pub(super) async fn role(conn: &mut MySqlConnection) -> Result<ServerRole, sqlx:
 
 /// Takes the named lock for `table` in the current database, waiting up to `timeout`; returns the
 /// name, which unlocking needs, and this connection's id (see [`end_session`]).
-pub(super) async fn lock(
+pub(crate) async fn lock(
     conn: &mut MySqlConnection,
     table: &str,
     timeout: Duration,
@@ -91,7 +91,7 @@ async fn holder(conn: &mut MySqlConnection, name: &str) -> Result<Option<String>
     }))
 }
 
-pub(super) async fn unlock(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn unlock(conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT RELEASE_LOCK(?)")
         .bind(name)
         .execute(conn)
@@ -101,7 +101,7 @@ pub(super) async fn unlock(conn: &mut MySqlConnection, name: &str) -> Result<(),
 
 /// Ends the server thread of a connection this program lost (`id`), and waits until it is gone, at
 /// most until `deadline`: only then is what it was doing settled. Returns whether it is gone.
-pub(super) async fn end_session(
+pub(crate) async fn end_session(
     conn: &mut MySqlConnection,
     id: i64,
     deadline: std::time::Instant,
@@ -124,5 +124,92 @@ pub(super) async fn end_session(
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A MySQL/MariaDB connection from the application's pool, for one run.
+pub(crate) struct MySqlLive {
+    conn: sqlx::pool::PoolConnection<sqlx::MySql>,
+    depth: usize,
+    /// The named lock while it is held.
+    lock_name: Option<String>,
+    /// This connection's id, read with the lock.
+    id: Option<i64>,
+}
+
+impl MySqlLive {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<sqlx::MySql>) -> Self {
+        Self {
+            conn,
+            depth: 0,
+            lock_name: None,
+            id: None,
+        }
+    }
+
+    /// One call holds a whole batch: the server runs a multi-statement query in order.
+    const BATCH_CALL_BYTES: usize = usize::MAX;
+    /// Every value of a column has the column's type.
+    const TYPED_COLUMNS: bool = true;
+
+    fn dialect_of() -> &'static crate::backend::dialect::Dialect {
+        &super::DIALECT
+    }
+
+    fn outermost_began(&mut self) {}
+
+    fn outermost_ending(&mut self) {}
+}
+
+impl crate::backend::connection::Connection for MySqlLive {
+    crate::backend::connection::shared_connection_methods!();
+
+    fn lock<'a>(
+        &'a mut self,
+        table: &'a str,
+        timeout: Duration,
+    ) -> crate::backend::connection::BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let (name, id) = lock(&mut self.conn, table, timeout).await?;
+            self.lock_name = Some(name);
+            self.id = Some(id);
+            Ok(())
+        })
+    }
+
+    fn unlock(&mut self) -> crate::backend::connection::BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if let Some(name) = &self.lock_name {
+                unlock(&mut self.conn, name).await?;
+                self.lock_name = None;
+            }
+            Ok(())
+        })
+    }
+
+    fn holds_lock(&self) -> bool {
+        self.lock_name.is_some()
+    }
+
+    fn server_session(&self) -> Option<i64> {
+        self.id
+    }
+
+    fn end_lost_session(
+        &mut self,
+        server_session: i64,
+        deadline: std::time::Instant,
+    ) -> crate::backend::connection::BoxFuture<'_, Result<bool, sqlx::Error>> {
+        Box::pin(end_session(&mut self.conn, server_session, deadline))
+    }
+
+    fn role(
+        &mut self,
+    ) -> crate::backend::connection::BoxFuture<'_, Result<ServerRole, sqlx::Error>> {
+        Box::pin(role(&mut self.conn))
+    }
+
+    fn as_mysql(&mut self) -> Option<&mut sqlx::MySqlConnection> {
+        Some(&mut self.conn)
     }
 }
