@@ -413,11 +413,19 @@ impl RevisionError {
 
 fn unterminated_help(construct: Construct, dialects: &[Backend]) -> String {
     match construct {
-        Construct::BlockComment if dialects.contains(&Backend::Postgres) => {
+        Construct::BlockComment
+            if dialects
+                .iter()
+                .any(|b| b.dialect().lexical.nested_block_comments) =>
+        {
             "close it with `*/`; PostgreSQL nests block comments, so every `/*` inside it needs its own `*/`".into()
         }
         Construct::BlockComment => "close it with `*/`".into(),
-        Construct::String if dialects.contains(&Backend::MySql) => {
+        Construct::String
+            if dialects
+                .iter()
+                .any(|b| b.dialect().lexical.backslash_escapes) =>
+        {
             "close it with the quote it opens with; a quote inside a string is written twice (`''`), and on \
              MySQL/MariaDB a backslash escapes the character after it, so `\\'` does not close the string"
                 .into()

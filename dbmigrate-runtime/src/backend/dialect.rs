@@ -45,6 +45,37 @@ pub enum Placeholders {
     QuestionOnly,
 }
 
+/// What a database can store exactly of the values data steps move (anything else is refused before
+/// a statement is sent, naming the row and column or the parameter).
+#[derive(Debug, Clone, Copy)]
+pub struct ValueRules {
+    /// NaN in a float column: stored, refused by the server, or (SQLite) silently stored as NULL.
+    pub nan: Nan,
+    /// Infinities in a float column.
+    pub infinities: bool,
+    /// Integers above `i64::MAX`.
+    pub integers_above_i64: bool,
+    /// `NaN` and `Infinity` as decimals.
+    pub special_decimals: bool,
+    /// The NUL character in text.
+    pub nul_in_text: bool,
+    /// Times finer than a microsecond.
+    pub sub_microsecond_times: bool,
+    /// Dates before year 1.
+    pub years_before_one: bool,
+}
+
+/// What a database does with a float NaN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nan {
+    /// Stored as NaN.
+    Stored,
+    /// Refused by the server.
+    Refused,
+    /// Stored as NULL without an error (SQLite).
+    BecomesNull,
+}
+
 /// One database's SQL, as the rest of dbmigrate sees it.
 #[derive(Debug)]
 pub struct Dialect {
@@ -85,13 +116,13 @@ pub struct Dialect {
     /// The leading keywords of a statement that starts, ends or hands over a transaction, given
     /// the statement's first three words in upper case.
     pub transaction_control: fn([&str; 3]) -> Option<String>,
-    /// `DELIMITER` lines are a command of this database's client, not SQL.
-    pub client_delimiter_command: bool,
     /// Whether a statement commits the open transaction around it by itself (MySQL's DDL), given
     /// its first two words in upper case.
     pub commits_implicitly: fn([&str; 2]) -> bool,
     /// The largest number of parameters one statement may bind.
     pub parameter_limit: usize,
+    /// What it stores exactly.
+    pub values: ValueRules,
     /// Some statements commit the open transaction by themselves (MySQL's DDL): revisions holding
     /// them run statement by statement with their progress recorded.
     pub implicit_commits: bool,

@@ -247,3 +247,52 @@ mod tests {
         assert_eq!(Backend::MySql.string_literal("it's \\n"), "'it''s \\\\n'");
     }
 }
+
+#[cfg(test)]
+mod only_here {
+    /// Everything above `backend/` asks the dialect or the connection, never which database it is:
+    /// a branch on the backend kind elsewhere is where per-backend behaviour hides from the trait.
+    #[test]
+    fn only_the_backend_module_asks_which_database_it_is() {
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut pending = vec![source.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if path != source.join("backend") {
+                        pending.push(path);
+                    }
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Tests may name backends: they pick the dialect to test.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for (number, line) in code.lines().enumerate() {
+                    let asks = [
+                        "Backend::Postgres",
+                        "Backend::MySql",
+                        "Backend::Sqlite",
+                        "Backend::{",
+                    ]
+                    .iter()
+                    .any(|kind| line.contains(kind));
+                    if asks {
+                        offenders.push(format!(
+                            "{}:{}: {}",
+                            path.display(),
+                            number + 1,
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "code outside backend/ branches on the backend kind; ask the dialect or the connection:\n{}",
+            offenders.join("\n")
+        );
+    }
+}

@@ -57,7 +57,7 @@ mod backfill;
 mod bulk;
 pub(crate) mod codec;
 mod identifier;
-mod numeric;
+pub(crate) mod numeric;
 mod value;
 
 use std::future::Future;

@@ -287,8 +287,8 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// One row returned by [`super::Context::fetch_all`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    pub(super) columns: Arc<[String]>,
-    pub(super) values: Vec<Value>,
+    pub(crate) columns: Arc<[String]>,
+    pub(crate) values: Vec<Value>,
 }
 
 impl Row {

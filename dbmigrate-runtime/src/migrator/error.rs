@@ -670,11 +670,14 @@ impl RevisionFailure {
                 self.version
             ),
             (Committed::Statements(_) | Committed::Unknown, _) => {
-                if let (Some(index), crate::backend::Backend::Postgres) = (
+                if let (Some(index), true) = (
                     self.statement
                         .as_ref()
                         .and_then(FailedStatement::concurrent_index),
-                    self.backend,
+                    self.backend
+                        .dialect()
+                        .runner
+                        .leaves_invalid_concurrent_indexes,
                 ) {
                     write!(
                         f,

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::backend::Backend;
+use crate::backend::dialect::Lexical;
 
 /// A piece of SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,14 +85,14 @@ pub fn tokens(sql: &str, backend: Backend) -> impl Iterator<Item = Token<'_>> {
     Lexer {
         sql,
         at: 0,
-        backend,
+        rules: backend.dialect().lexical,
     }
 }
 
 struct Lexer<'a> {
     sql: &'a str,
     at: usize,
-    backend: Backend,
+    rules: Lexical,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -189,7 +190,7 @@ impl<'a> Lexer<'a> {
     /// Whether a line comment starts here. MySQL needs whitespace (or the end) after `--`, so
     /// `1--1` is arithmetic there; `#` starts one too.
     fn line_comment_starts(&self, rest: &str) -> bool {
-        if self.backend == Backend::MySql {
+        if self.rules.hash_comments {
             rest.starts_with('#')
                 || rest.strip_prefix("--").is_some_and(|after| {
                     after
@@ -209,8 +210,7 @@ impl<'a> Iterator for Lexer<'a> {
     fn next(&mut self) -> Option<Token<'a>> {
         let rest = self.rest();
         let c = rest.chars().next()?;
-        let mysql = self.backend == Backend::MySql;
-        let postgres = self.backend == Backend::Postgres;
+        let rules = self.rules;
         let enclosed = |run: Run, construct: Construct, closed: fn(&'a str) -> Token<'a>| {
             let text = &rest[..run.len];
             let token = if run.closed {
@@ -229,9 +229,10 @@ impl<'a> Iterator for Lexer<'a> {
             let len = rest.find('\n').unwrap_or(rest.len());
             (Token::Comment(&rest[..len]), len)
         } else if let Some(inside) = rest.strip_prefix("/*") {
-            let run = Self::block_comment(rest, postgres);
+            let run = Self::block_comment(rest, rules.nested_block_comments);
             // MySQL runs what is inside `/*! ... */` (and MariaDB `/*M! ... */`): code, not a comment.
-            let executable = mysql && (inside.starts_with('!') || inside.starts_with("M!"));
+            let executable =
+                rules.executable_comments && (inside.starts_with('!') || inside.starts_with("M!"));
             let closed = if executable {
                 Token::Other
             } else {
@@ -239,29 +240,29 @@ impl<'a> Iterator for Lexer<'a> {
             };
             enclosed(run, Construct::BlockComment, closed)
         } else if c == '\'' {
-            let run = Self::quoted(rest, '\'', '\'', mysql);
+            let run = Self::quoted(rest, '\'', '\'', rules.backslash_escapes);
             enclosed(run, Construct::String, Token::Quoted)
         } else if c == '"' {
-            let run = Self::quoted(rest, '"', '"', mysql);
+            let run = Self::quoted(rest, '"', '"', rules.backslash_escapes);
             // MySQL takes `"` for strings (unless ANSI_QUOTES); the others for identifiers.
-            let construct = if mysql {
+            let construct = if rules.double_quoted_strings {
                 Construct::String
             } else {
                 Construct::QuotedIdentifier
             };
             enclosed(run, construct, Token::Quoted)
-        } else if c == '`' && !postgres {
+        } else if c == '`' && rules.backtick_identifiers {
             let run = Self::quoted(rest, '`', '`', false);
             enclosed(run, Construct::QuotedIdentifier, Token::Quoted)
-        } else if c == '[' && self.backend == Backend::Sqlite {
+        } else if c == '[' && rules.bracket_identifiers {
             let run = Self::quoted(rest, '[', ']', false);
             enclosed(run, Construct::QuotedIdentifier, Token::Quoted)
         } else if c == '$'
-            && postgres
+            && rules.dollar_quotes
             && let Some(run) = Self::dollar_quoted(rest)
         {
             enclosed(run, Construct::DollarQuote, Token::Quoted)
-        } else if (c == 'E' || c == 'e') && postgres && rest[1..].starts_with('\'') {
+        } else if (c == 'E' || c == 'e') && rules.dollar_quotes && rest[1..].starts_with('\'') {
             // E'...' strings take backslash escapes even with standard_conforming_strings on.
             let inner = Self::quoted(&rest[1..], '\'', '\'', true);
             let run = Run {

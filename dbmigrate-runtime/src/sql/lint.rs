@@ -227,36 +227,8 @@ fn delimiter_command(line: &str) -> Option<String> {
 /// The leading keywords of a statement that starts, ends or hands over a transaction in `backend`'s
 /// dialect (`ROLLBACK TO` a savepoint and MariaDB's `BEGIN NOT ATOMIC` blocks do not).
 fn transaction_control(statement: &str, backend: Backend) -> Option<String> {
-    let words: Vec<String> = lexer::tokens(statement, backend)
-        .filter(|t| !t.is_trivia())
-        .take(3)
-        .map(|t| match t {
-            Token::Word(word) => word.to_ascii_uppercase(),
-            _ => String::new(),
-        })
-        .collect();
-    let word = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
-    let to_savepoint =
-        word(1) == "TO" || (matches!(word(1), "WORK" | "TRANSACTION") && word(2) == "TO");
-    let prepared = word(1) == "PREPARED";
-    let keywords = match (backend, word(0)) {
-        (Backend::MySql, "BEGIN") if word(1) == "NOT" && word(2) == "ATOMIC" => return None,
-        (_, "BEGIN") => "BEGIN",
-        (_, "COMMIT") if prepared => "COMMIT PREPARED",
-        (_, "COMMIT") => "COMMIT",
-        (_, "ROLLBACK") if to_savepoint => return None,
-        (_, "ROLLBACK") if prepared => "ROLLBACK PREPARED",
-        (_, "ROLLBACK") => "ROLLBACK",
-        (Backend::Postgres | Backend::MySql, "START") if word(1) == "TRANSACTION" => {
-            "START TRANSACTION"
-        }
-        (Backend::Postgres | Backend::Sqlite, "END") => "END",
-        (Backend::Postgres, "ABORT") => "ABORT",
-        (Backend::Postgres, "PREPARE") if word(1) == "TRANSACTION" => "PREPARE TRANSACTION",
-        (Backend::MySql, "XA") => return Some(format!("XA {}", word(1)).trim_end().to_string()),
-        _ => return None,
-    };
-    Some(keywords.to_string())
+    let [first, second, third] = super::first_words::<3>(statement, backend);
+    (backend.dialect().transaction_control)([&first, &second, &third])
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use super::Token;
 use super::lexer;
 use crate::backend::Backend;
+use crate::backend::dialect::Placeholders;
 
 /// The lexer, for the data helpers that read a fragment of the caller's SQL (a backfill's SET).
 #[cfg(feature = "__apply")]
@@ -92,26 +93,28 @@ pub fn prepare(
             parameters,
         });
     }
-    if backend != Backend::Postgres || (scan.questions == 0 && scan.escapes == 0) {
+    let numbered = backend.dialect().placeholders == Placeholders::Numbered;
+    if !numbered || (scan.questions == 0 && scan.escapes == 0) {
         return Ok(Cow::Borrowed(sql));
     }
-    Ok(Cow::Owned(rewrite_for_postgres(sql)))
+    Ok(Cow::Owned(number(sql, backend)))
 }
 
 /// Rewrites `?` to `$1, $2, ...` on PostgreSQL, for SQL dbmigrate writes itself (whose placeholders
 /// it counted when it wrote them); other backends take `?` as is.
 pub fn placeholders(sql: &str, backend: Backend) -> String {
-    if backend != Backend::Postgres {
+    if backend.dialect().placeholders != Placeholders::Numbered {
         return sql.to_string();
     }
-    rewrite_for_postgres(sql)
+    number(sql, backend)
 }
 
-fn rewrite_for_postgres(sql: &str) -> String {
+/// `?` as `$1, $2, ...`, and `??` as a literal `?`.
+fn number(sql: &str, backend: Backend) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut offset = 0;
     let mut index = 0;
-    let mut tokens = lexer::tokens(sql, Backend::Postgres).peekable();
+    let mut tokens = lexer::tokens(sql, backend).peekable();
     while let Some(token) = tokens.next() {
         let length = token.len();
         if matches!(token, Token::Question) {
@@ -141,6 +144,7 @@ struct Scan {
 }
 
 fn scan(sql: &str, backend: Backend) -> Result<Scan, PlaceholderError> {
+    let style = backend.dialect().placeholders;
     let mut scan = Scan::default();
     let mut offset = 0;
     let mut tokens = lexer::tokens(sql, backend).peekable();
@@ -153,7 +157,7 @@ fn scan(sql: &str, backend: Backend) -> Result<Scan, PlaceholderError> {
         match token {
             Token::Question => match tokens.peek() {
                 Some(Token::Question) => {
-                    if backend != Backend::Postgres {
+                    if style != Placeholders::Numbered {
                         return Err(PlaceholderError::EscapeOutsidePostgres { offset, backend });
                     }
                     tokens.next();
@@ -170,18 +174,18 @@ fn scan(sql: &str, backend: Backend) -> Result<Scan, PlaceholderError> {
             Token::Word(word) if word.starts_with('$') => {
                 let digits = &word[1..];
                 let numbered = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-                match backend {
-                    Backend::Postgres if numbered => {
+                match style {
+                    Placeholders::Numbered if numbered => {
                         let number = digits.parse::<usize>().unwrap_or(usize::MAX);
                         scan.highest_number = Some(scan.highest_number.unwrap_or(0).max(number));
                     }
                     // SQLite binds `$name` (and `$1`) as a named parameter.
-                    Backend::Sqlite => return Err(unportable(word, offset)),
+                    Placeholders::QuestionOnly => return Err(unportable(word, offset)),
                     _ => {}
                 }
             }
             // SQLite's `:name` and `@name` parameters (MySQL's `@name` is a user variable).
-            Token::Other(sign @ (":" | "@")) if backend == Backend::Sqlite => {
+            Token::Other(sign @ (":" | "@")) if style == Placeholders::QuestionOnly => {
                 if let Some(Token::Word(word)) = tokens.peek() {
                     return Err(unportable(&format!("{sign}{word}"), offset));
                 }

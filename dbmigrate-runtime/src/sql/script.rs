@@ -46,21 +46,12 @@ pub enum ScriptError {
 /// The current UTC time as RFC 3339 (what refinery stores in `applied_on`), computed by the database
 /// when the script runs rather than when it was printed.
 fn now_expression(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => {
-            "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-        }
-        Backend::MySql => "DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')",
-        Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    }
+    backend.dialect().now_rfc3339
 }
 
-fn ensure_terminated(sql: &str) -> String {
+fn ensure_terminated(sql: &str, backend: Backend) -> String {
     let trimmed = sql.trim_end();
-    if trimmed.is_empty()
-        || trimmed.ends_with(';')
-        || super::split(trimmed, Backend::Postgres).is_empty()
-    {
+    if trimmed.is_empty() || trimmed.ends_with(';') || super::split(trimmed, backend).is_empty() {
         trimmed.to_string()
     } else {
         format!("{trimmed};")
@@ -157,7 +148,7 @@ pub fn script(
                 backend.begin_statement().replace(" IMMEDIATE", "")
             );
         }
-        let body = ensure_terminated(&section.text);
+        let body = ensure_terminated(&section.text, backend);
         if !body.is_empty() {
             let _ = writeln!(out, "{body}");
         }

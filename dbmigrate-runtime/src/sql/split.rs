@@ -143,7 +143,7 @@ impl Block {
             )
         {
             self.routine = true;
-        } else if backend == Backend::MySql
+        } else if backend.dialect().lexical.anonymous_blocks
             && self.words == 3
             && self.first_word == "BEGIN"
             && self.previous_word == "NOT"
@@ -386,7 +386,10 @@ mod proptests {
                         && comment.starts_with("/*")
                     {
                         prop_assert!(
-                            closes_at_its_end(comment, backend == Backend::Postgres),
+                            closes_at_its_end(
+                                comment,
+                                backend.dialect().lexical.nested_block_comments
+                            ),
                             "unclosed comment {comment:?} dropped"
                         );
                     }
@@ -400,7 +403,7 @@ mod proptests {
             prop_assert_eq!(span.line, line);
             // MySQL's `--` needs a space (or the end) after it: `1--;` is a syntax error, and the
             // statement `1--` cut off before its `;` ends in a comment. Both fail on the server.
-            if backend == Backend::MySql && text.ends_with("--") {
+            if backend.dialect().lexical.hash_comments && text.ends_with("--") {
                 continue;
             }
             // Trimmed: a statement starts and ends with something a server runs.

@@ -3,12 +3,16 @@
 //! server statement by statement where it must.
 
 #[cfg(feature = "mysql")]
+mod codec;
+#[cfg(feature = "mysql")]
 mod driver;
 #[cfg(feature = "mysql")]
 pub(crate) use driver::*;
 
 use super::Backend;
-use super::dialect::{Dialect, Lexical, Placeholders, RunnerTraits, common_transaction_control};
+use super::dialect::{
+    Dialect, Lexical, Nan, Placeholders, RunnerTraits, ValueRules, common_transaction_control,
+};
 
 /// MySQL's and MariaDB's SQL.
 pub(crate) static DIALECT: Dialect = Dialect {
@@ -47,9 +51,17 @@ pub(crate) static DIALECT: Dialect = Dialect {
     // Backslashes in literals are escapes unless NO_BACKSLASH_ESCAPES is set.
     string_literal: |text| format!("'{}'", text.replace('\'', "''").replace('\\', "\\\\")),
     transaction_control,
-    client_delimiter_command: true,
     commits_implicitly,
     parameter_limit: 65_535,
+    values: ValueRules {
+        nan: Nan::Refused,
+        infinities: false,
+        integers_above_i64: true,
+        special_decimals: false,
+        nul_in_text: true,
+        sub_microsecond_times: false,
+        years_before_one: false,
+    },
     implicit_commits: true,
     copy_from_stdin: false,
     decimal_parameter: "CAST(? AS DECIMAL(65,30))",

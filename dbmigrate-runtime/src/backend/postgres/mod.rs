@@ -2,13 +2,15 @@
 //! lock, `COPY`, and how a revision goes to the server.
 
 #[cfg(feature = "postgres")]
+mod codec;
+#[cfg(feature = "postgres")]
 mod driver;
 #[cfg(feature = "postgres")]
 pub(crate) use driver::*;
 
 use super::Backend;
 use super::dialect::{
-    Dialect, Lexical, Placeholders, RunnerTraits, common_transaction_control,
+    Dialect, Lexical, Nan, Placeholders, RunnerTraits, ValueRules, common_transaction_control,
     never_commits_implicitly, on_conflict_upsert, plain_comparison, standard_string_literal,
 };
 
@@ -43,9 +45,17 @@ pub(crate) static DIALECT: Dialect = Dialect {
     now_rfc3339: "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
     string_literal: standard_string_literal,
     transaction_control,
-    client_delimiter_command: false,
     commits_implicitly: never_commits_implicitly,
     parameter_limit: 65_535,
+    values: ValueRules {
+        nan: Nan::Stored,
+        infinities: true,
+        integers_above_i64: true,
+        special_decimals: true,
+        nul_in_text: false,
+        sub_microsecond_times: false,
+        years_before_one: true,
+    },
     implicit_commits: false,
     copy_from_stdin: true,
     decimal_parameter: "?",

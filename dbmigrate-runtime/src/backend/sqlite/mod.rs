@@ -2,13 +2,15 @@
 //! the database, the watch over transactions SQLite abandons by itself, and savepoint groups.
 
 #[cfg(feature = "sqlite")]
+mod codec;
+#[cfg(feature = "sqlite")]
 mod driver;
 #[cfg(feature = "sqlite")]
 pub(crate) use driver::*;
 
 use super::Backend;
 use super::dialect::{
-    Dialect, Lexical, Placeholders, RunnerTraits, common_transaction_control,
+    Dialect, Lexical, Nan, Placeholders, RunnerTraits, ValueRules, common_transaction_control,
     never_commits_implicitly, on_conflict_upsert, plain_comparison, standard_string_literal,
 };
 
@@ -43,9 +45,18 @@ pub(crate) static DIALECT: Dialect = Dialect {
     now_rfc3339: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     string_literal: standard_string_literal,
     transaction_control,
-    client_delimiter_command: false,
     commits_implicitly: never_commits_implicitly,
     parameter_limit: 32_766,
+    values: ValueRules {
+        nan: Nan::BecomesNull,
+        infinities: true,
+        integers_above_i64: false,
+        special_decimals: false,
+        nul_in_text: true,
+        // Kept as text, exactly as written.
+        sub_microsecond_times: true,
+        years_before_one: true,
+    },
     implicit_commits: false,
     copy_from_stdin: false,
     decimal_parameter: "?",
