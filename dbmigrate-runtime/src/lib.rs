@@ -2,43 +2,49 @@
 //!
 //! The crate is organised by concept:
 //! - [`revision`]: one revision file (name, header, upgrade/downgrade sections) and reading a directory of them;
-//! - [`graph`]: the revision graph (heads, bases, merges, upgrade order, targets);
+//! - [`RevisionGraph`]: the revision graph (heads, bases, merges, upgrade order, [`Target`]s);
 //! - [`checksum`]: refinery's checksum, so both tools agree on every SQL file;
 //! - [`config`]: the `package.metadata.dbmigrate` table of Cargo.toml;
-//! - [`build`] and [`embed`]: build-script integration and the revisions embedded in the binary;
-//! - [`migrations`]: a validated revision set, from the binary or from a directory;
-//! - [`sql`]: splitting SQL into statements, per dialect;
-//! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite: their SQL, sessions and locks;
+//! - [`build`] and [`Embedded`]: build-script integration and the revisions embedded in the binary;
+//! - [`Migrations`]: a validated revision set, from the binary or from a directory;
+//! - [`Backend`], [`BackendPool`], [`Pool`]: PostgreSQL, MySQL/MariaDB and SQLite (each behind one
+//!   internal trait, its dialect and its connection in a file of its own);
 //! - [`history`]: refinery's history table and dbmigrate's side table, and how they compare with the files;
 //! - [`migrator`]: upgrade, downgrade, stamp, status, resolve and repair on a live database;
 //! - [`data`]: the context of Rust data steps (`execute`, `bulk_insert`, `backfill`);
-//! - [`online`]: the online commands as the CLI (and the runner it builds) run them;
 //! - [`redact_url`]: a database URL with its password hidden, wherever one is shown;
-//! - [`error`]: the problems a revision set can have, each naming its file and line.
+//! - [`Problems`] and [`RevisionError`]: the problems a revision set can have, each naming its file
+//!   and line.
 //!
 //! Applying needs a backend feature: `postgres`, `mysql` or `sqlite`.
 
-pub mod backend;
+// The database side: each backend's dialect and connection, behind one trait. Applications see
+// `Backend`, `BackendPool`, `Pool` and `ServerRole`, re-exported below.
+mod backend;
 pub mod build;
 pub mod checksum;
 pub mod config;
 #[cfg(feature = "__apply")]
 pub mod data;
-pub mod embed;
-pub mod error;
-pub mod graph;
+mod embed;
+mod error;
+mod graph;
 pub mod history;
-pub mod migrations;
+mod migrations;
 #[cfg(feature = "__apply")]
 pub mod migrator;
+// Used by `cargo dbmigrate` and its runner, not a stable API.
 #[cfg(feature = "__apply")]
+#[doc(hidden)]
 pub mod online;
 mod redact;
 pub mod revision;
+// Used by `cargo dbmigrate` (check, `--sql`), not a stable API.
+#[doc(hidden)]
 pub mod sql;
 
 #[cfg(feature = "__apply")]
-pub use backend::pool::BackendPool;
+pub use backend::pool::{BackendPool, PoolError};
 #[cfg(feature = "__apply")]
 pub use backend::session::Pool;
 pub use backend::{Backend, ServerRole};

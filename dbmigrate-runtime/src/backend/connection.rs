@@ -26,6 +26,10 @@ pub(crate) enum LockError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("cannot open the lock file {path}: {source}", path = path.display())]
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        allow(dead_code, reason = "SQLite's lock is a file")
+    )]
     File {
         path: std::path::PathBuf,
         source: std::io::Error,

@@ -5,6 +5,10 @@
 
 #[cfg(feature = "__apply")]
 pub(crate) mod connection;
+#[cfg(feature = "__apply")]
+pub(crate) mod errors;
+// Read by the live code too: without a backend feature only `check` and `--sql` use it.
+#[cfg_attr(not(feature = "__apply"), allow(dead_code))]
 pub(crate) mod dialect;
 mod mysql;
 #[cfg(feature = "__apply")]

@@ -403,7 +403,6 @@ impl<'c> Context<'c> {
                 });
             }
         }
-        #[cfg(feature = "postgres")]
         if self
             .conn
             .dialect()

@@ -31,30 +31,20 @@ pub enum Diagnosis {
 impl Diagnosis {
     /// Sorts a database error.
     pub fn of(error: &sqlx::Error) -> Self {
-        if super::error::is_connection_lost(error) {
+        if super::failure::is_connection_lost(error) {
             return Self::ConnectionLost;
         }
         let Some(database) = error.as_database_error() else {
             return Self::Revision;
         };
-        let code = database.code();
-        let code = code.as_deref().unwrap_or("");
-        #[cfg(feature = "mysql")]
-        if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-            return Self::of_mysql(mysql.number(), code);
-        }
-        #[cfg(feature = "sqlite")]
-        if database
-            .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-            .is_some()
-        {
-            return Self::of_sqlite(code.parse().unwrap_or(0));
-        }
-        Self::of_sqlstate(code)
+        crate::backend::errors::ALL
+            .iter()
+            .find_map(|mapping| (mapping.diagnose)(database))
+            .unwrap_or_else(|| Self::of_sqlstate(database.code().as_deref().unwrap_or("")))
     }
 
     /// PostgreSQL's SQLSTATE classes (MySQL shares some).
-    fn of_sqlstate(code: &str) -> Self {
+    pub(crate) fn of_sqlstate(code: &str) -> Self {
         match code {
             "40P01" | "40001" | "55P03" | "55006" => Self::Conflict,
             "57014" => Self::Cancelled,
@@ -62,44 +52,6 @@ impl Diagnosis {
             "25006" => Self::ReadOnly,
             "53100" | "53200" | "53400" => Self::OutOfSpace,
             "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006" => Self::ConnectionLost,
-            _ => Self::Revision,
-        }
-    }
-
-    /// MySQL/MariaDB error numbers.
-    #[cfg(feature = "mysql")]
-    fn of_mysql(number: u16, sqlstate: &str) -> Self {
-        match number {
-            // Lock wait timeout; deadlock (and Galera's certification failure, reported as one).
-            1205 | 1213 | 1180 | 1181 => Self::Conflict,
-            // Query execution interrupted; max_statement_time / max_execution_time exceeded.
-            1317 | 1028 | 3024 | 1969 => Self::Cancelled,
-            // Access denied for a table, a column, a database; a missing SUPER-like privilege.
-            1044 | 1045 | 1142 | 1143 | 1227 | 1370 => Self::Permission,
-            // --read-only; a read-only transaction.
-            1290 | 1792 | 1836 => Self::ReadOnly,
-            // The table is full; out of memory; disk full.
-            1114 | 1037 | 1038 | 1021 => Self::OutOfSpace,
-            // Server gone, lost connection during query, shutdown in progress.
-            2006 | 2013 | 1053 | 1927 => Self::ConnectionLost,
-            _ => Self::of_sqlstate(sqlstate),
-        }
-    }
-
-    /// SQLite result codes (the primary code is the low byte of the extended one).
-    #[cfg(feature = "sqlite")]
-    fn of_sqlite(extended: i64) -> Self {
-        match extended & 0xff {
-            // SQLITE_BUSY, SQLITE_LOCKED
-            5 | 6 => Self::Conflict,
-            // SQLITE_INTERRUPT
-            9 => Self::Cancelled,
-            // SQLITE_PERM, SQLITE_AUTH
-            3 | 23 => Self::Permission,
-            // SQLITE_READONLY
-            8 => Self::ReadOnly,
-            // SQLITE_FULL, SQLITE_NOMEM
-            13 | 7 => Self::OutOfSpace,
             _ => Self::Revision,
         }
     }
@@ -186,38 +138,10 @@ pub(crate) fn render(error: &sqlx::Error) -> String {
     let Some(database) = error.as_database_error() else {
         return error.to_string();
     };
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        let mut text = format!("PostgreSQL error {}: {}", pg.code(), pg.message());
-        if let Some(detail) = pg.detail() {
-            text.push_str(&format!("\nDETAIL: {detail}"));
-        }
-        if let Some(hint) = pg.hint() {
-            text.push_str(&format!("\nHINT: {hint}"));
-        }
-        if let Some(context) = pg.r#where() {
-            text.push_str(&format!("\nCONTEXT: {context}"));
-        }
-        return text;
-    }
-    #[cfg(feature = "mysql")]
-    if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return format!(
-            "MySQL/MariaDB error {} ({}): {}",
-            mysql.number(),
-            mysql.code().unwrap_or("HY000"),
-            mysql.message()
-        );
-    }
-    #[cfg(feature = "sqlite")]
-    if database
-        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-        .is_some()
-    {
-        let code = database.code().unwrap_or_default();
-        return format!("SQLite error {code}: {}", database.message());
-    }
-    database.message().to_string()
+    crate::backend::errors::ALL
+        .iter()
+        .find_map(|mapping| (mapping.render)(database))
+        .unwrap_or_else(|| database.message().to_string())
 }
 
 /// Where in a statement the database says its error is, as a 0-based character offset into the
@@ -229,35 +153,9 @@ pub(crate) fn position_in_statement(
     offset_in_sent: usize,
 ) -> Option<usize> {
     let database = error.as_database_error()?;
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-        let sqlx::postgres::PgErrorPosition::Original(position) = pg.position()? else {
-            return None;
-        };
-        let within = position.checked_sub(1)?.checked_sub(offset_in_sent)?;
-        return (within <= statement.chars().count()).then_some(within);
-    }
-    #[cfg(feature = "mysql")]
-    if let Some(mysql) = database.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        // Syntax errors end with "... at line N", N counted in the statement sent.
-        let line: usize = mysql
-            .message()
-            .rsplit_once(" at line ")?
-            .1
-            .trim()
-            .parse()
-            .ok()?;
-        let mut chars = 0;
-        for (index, text) in statement.split('\n').enumerate() {
-            if index + 1 == line {
-                return Some(chars);
-            }
-            chars += text.chars().count() + 1;
-        }
-        return None;
-    }
-    let _ = (statement, offset_in_sent);
-    None
+    crate::backend::errors::ALL
+        .iter()
+        .find_map(|mapping| (mapping.position)(database, statement, offset_in_sent))
 }
 
 /// The line (1-based, counted in the file) of character `offset` of a statement that starts on

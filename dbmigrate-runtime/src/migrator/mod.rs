@@ -12,35 +12,35 @@
 //! up to the target is applied and matches its file, returns. Rows are only ever written together with
 //! the revision they record, so that read cannot see a half-applied revision.
 
+mod checks;
 mod diagnosis;
 mod error;
+mod failure;
 mod report;
 mod run;
+mod session;
+mod stamp;
 mod status;
 mod wait;
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use diagnosis::Diagnosis;
-pub use error::{
-    Committed, Error, FailedStatement, FailureCause, HistoryMismatch, Recheck, RevisionFailure,
-    describe_unfinished,
-};
+pub use error::{Error, HistoryMismatch, describe_unfinished};
+pub use failure::{Committed, FailedStatement, FailureCause, Recheck, RevisionFailure};
 pub use report::{Direction, Report, RunKind, StepReport, format_duration};
 pub use status::{AppliedInfo, PendingInfo, Status};
 pub use wait::Arrived;
 
 use crate::backend::ServerRole;
-use crate::backend::connection::LockError;
 use crate::backend::session::{Pool, Session};
 use crate::data::{Progress, ProgressFn};
 use crate::graph::Target;
-use crate::history::{self, History, Verification};
+use crate::history::{self, Verification};
 use crate::migrations::Migrations;
-use crate::revision::{Revision, RevisionKind};
+use crate::revision::Revision;
 
 /// What to do about a revision that was started and not finished (see [`Migrator::resolve`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -194,74 +194,10 @@ impl<'m> Migrator<'m> {
             .upgrade_plan(&self.target, &BTreeSet::new())?;
         let mut session = self.connect(pool).await?;
         let result = self.upgrade_in(&mut session, started).await;
-        let result = self.waited_for_sqlite(&session, result);
+        let result = self.waited_for_database_lock(&session, result);
         let lost = session.server_session();
         session.end().await;
         self.find_out(pool, lost, Direction::Upgrade, result).await
-    }
-
-    /// When the connection was lost during a revision, the revision may have committed (the commit
-    /// was sent, its answer never came) or not: reads the history again on a new connection, once
-    /// the server has ended the lost one, and says which. When that cannot be done, says the
-    /// outcome is unknown.
-    async fn find_out<T>(
-        &self,
-        pool: &impl Pool,
-        lost_session: Option<i64>,
-        direction: Direction,
-        result: Result<T, Error>,
-    ) -> Result<T, Error> {
-        let Err(Error::Revision(mut failure)) = result else {
-            return result;
-        };
-        if !failure.cause.is_connection_lost() {
-            return Err(Error::Revision(failure));
-        }
-        let deadline = Instant::now() + self.connect_timeout;
-        let recheck = async {
-            let mut session = self.connect(pool).await.map_err(|e| e.to_string())?;
-            let outcome = async {
-                if let Some(id) = lost_session {
-                    let gone = session
-                        .end_lost_session(id, deadline)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !gone {
-                        return Err(format!(
-                            "the server still ran the lost session ({id}) after {:.0} s",
-                            self.connect_timeout.as_secs_f64()
-                        ));
-                    }
-                }
-                self.read(&mut session).await.map_err(|e| e.to_string())
-            }
-            .await;
-            session.end().await;
-            outcome
-        };
-        match recheck.await {
-            Ok(history) => {
-                let history = history.unwrap_or_default();
-                let recorded = history.applied_versions().contains(&failure.version);
-                let unfinished = history
-                    .state(failure.version)
-                    .is_some_and(|s| s.is_unfinished());
-                failure.committed = match (unfinished, direction, recorded) {
-                    // Part of it ran outside a transaction: the side table says how far.
-                    (true, _, _) => Committed::Unknown,
-                    (false, Direction::Upgrade, true) | (false, Direction::Downgrade, false) => {
-                        Committed::Whole
-                    }
-                    (false, _, _) => Committed::Nothing,
-                };
-                failure.recheck = Some(Recheck::Confirmed);
-            }
-            Err(reason) => {
-                failure.committed = Committed::Unknown;
-                failure.recheck = Some(Recheck::Impossible(reason));
-            }
-        }
-        Err(Error::Revision(failure))
     }
 
     async fn upgrade_in(&self, session: &mut Session, started: Instant) -> Result<Report, Error> {
@@ -358,7 +294,7 @@ impl<'m> Migrator<'m> {
         }
         let mut session = self.connect(pool).await?;
         let result = self.downgrade_in(&mut session, target, started).await;
-        let result = self.waited_for_sqlite(&session, result);
+        let result = self.waited_for_database_lock(&session, result);
         let lost = session.server_session();
         session.end().await;
         self.find_out(pool, lost, Direction::Downgrade, result)
@@ -402,105 +338,6 @@ impl<'m> Migrator<'m> {
                     &applied,
                 ))
             })
-        })
-        .await
-    }
-
-    /// Records the database as being at `target` without running anything: history rows are written
-    /// for the revisions up to it and removed for those beyond it. Adopts an existing database.
-    pub async fn stamp(&self, pool: &impl Pool, target: Target) -> Result<Report, Error> {
-        let started = Instant::now();
-        self.in_session(pool, |this, session| {
-            Box::pin(this.locked(session, "stamp", move |this, session| {
-                Box::pin(async move {
-                    let width = this.migrations.version_width();
-                    let history = this.prepare_unverified(session).await?;
-                    let graph = this.migrations.graph();
-                    let mut applied = history.applied_versions();
-                    let (add, remove): (Vec<&Revision>, Vec<&Revision>) = match target {
-                        Target::Relative(steps) if steps < 0 => {
-                            (Vec::new(), graph.downgrade_plan(&target, &applied)?)
-                        }
-                        Target::FromVersion { steps, .. } if steps < 0 => {
-                            (Vec::new(), graph.downgrade_plan(&target, &applied)?)
-                        }
-                        Target::Relative(_) => (graph.upgrade_plan(&target, &applied)?, Vec::new()),
-                        _ => {
-                            let wanted: BTreeSet<i64> = graph
-                                .upgrade_plan(&target, &BTreeSet::new())?
-                                .iter()
-                                .map(|r| r.version)
-                                .collect();
-                            let add = graph.upgrade_plan(&target, &applied)?;
-                            let mut remove: Vec<&Revision> = graph
-                                .topological_order()
-                                .into_iter()
-                                .filter(|r| {
-                                    applied.contains(&r.version) && !wanted.contains(&r.version)
-                                })
-                                .collect();
-                            remove.reverse();
-                            (add, remove)
-                        }
-                    };
-                    session
-                        .conn()
-                        .begin()
-                        .await
-                        .map_err(Error::database("starting the stamp transaction"))?;
-                    for revision in &remove {
-                        history::table::delete(
-                            session.conn(),
-                            &this.table,
-                            width,
-                            revision.version,
-                        )
-                        .await
-                        .map_err(Error::database(format!(
-                            "removing the history row of revision {}",
-                            revision.version
-                        )))?;
-                        applied.remove(&revision.version);
-                    }
-                    for revision in &add {
-                        let row = run::applied_row(revision, width);
-                        history::table::insert_applied(session.conn(), &this.table, width, &row)
-                            .await
-                            .map_err(Error::database(format!(
-                                "writing the history row of revision {}",
-                                revision.version
-                            )))?;
-                        applied.insert(revision.version);
-                    }
-                    session
-                        .conn()
-                        .commit()
-                        .await
-                        .map_err(Error::database("committing the stamp"))?;
-                    let (direction, changed) = if add.is_empty() && !remove.is_empty() {
-                        (Direction::Downgrade, &remove)
-                    } else {
-                        (Direction::Upgrade, &add)
-                    };
-                    let mut report = this.report(
-                        direction,
-                        RunKind::Stamped,
-                        changed
-                            .iter()
-                            .map(|r| run::step_report(r, Duration::ZERO))
-                            .collect(),
-                        started,
-                        &applied,
-                    );
-                    if direction == Direction::Upgrade {
-                        report.removed = remove
-                            .iter()
-                            .map(|r| run::step_report(r, Duration::ZERO))
-                            .collect();
-                    }
-                    Ok(report)
-                })
-            }))
         })
         .await
     }
@@ -564,314 +401,6 @@ impl<'m> Migrator<'m> {
         .await
     }
 
-    /// Records the current checksum of every applied revision whose file differs from what was
-    /// applied only in its line endings (CRLF against LF). Nothing else is touched; returns the
-    /// versions repaired.
-    pub async fn repair(&self, pool: &impl Pool) -> Result<Vec<i64>, Error> {
-        self.in_session(pool, |this, session| {
-            Box::pin(this.locked(session, "repair", |this, session| {
-                Box::pin(async move {
-                    let history = this.prepare_unverified(session).await?;
-                    let verification = this.verify(&history);
-                    let width = this.migrations.version_width();
-                    let mut repaired = Vec::new();
-                    session
-                        .conn()
-                        .begin()
-                        .await
-                        .map_err(Error::database("starting the repair transaction"))?;
-                    for divergence in verification
-                        .divergent
-                        .iter()
-                        .filter(|d| d.line_endings_only)
-                    {
-                        history::table::update_checksum(
-                            session.conn(),
-                            &this.table,
-                            width,
-                            divergence.version,
-                            &divergence.file_checksum,
-                        )
-                        .await
-                        .map_err(Error::database(format!(
-                            "updating the checksum of revision {}",
-                            divergence.version
-                        )))?;
-                        repaired.push(divergence.version);
-                    }
-                    session
-                        .conn()
-                        .commit()
-                        .await
-                        .map_err(Error::database("committing the repair"))?;
-                    Ok(repaired)
-                })
-            }))
-        })
-        .await
-    }
-
-    /// Runs `work` on a session of its own, and hands the session back (or closes it) afterwards,
-    /// whatever the outcome.
-    async fn in_session<'s, T>(
-        &'s self,
-        pool: &impl Pool,
-        work: impl for<'a> FnOnce(
-            &'a Self,
-            &'a mut Session,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = Result<T, Error>> + Send + 'a>,
-        >,
-    ) -> Result<T, Error> {
-        let mut session = self.connect(pool).await?;
-        let result = work(self, &mut session).await;
-        let result = self.waited_for_sqlite(&session, result);
-        session.end().await;
-        result
-    }
-
-    /// SQLite answers "database is locked" once its busy timeout (set to the lock timeout, see
-    /// [`Session::start`]) has passed: that is a lock timeout, not a failed revision,
-    /// and it says who holds the lock.
-    fn waited_for_sqlite<T>(
-        &self,
-        session: &Session,
-        result: Result<T, Error>,
-    ) -> Result<T, Error> {
-        #[cfg(not(feature = "sqlite"))]
-        let _ = session;
-        #[cfg(feature = "sqlite")]
-        let result = {
-            let busy = |error: &sqlx::Error| session.is_busy(error);
-            let holder = || {
-                session
-                    .write_lock_holder()
-                    .unwrap_or_else(|| "another connection".to_string())
-            };
-            match result {
-                Err(Error::Database { action, source }) if busy(&source) => {
-                    Err(Error::DatabaseLocked {
-                        action,
-                        lock_timeout: self.lock_timeout,
-                        holder: holder(),
-                        completed: Vec::new(),
-                    })
-                }
-                Err(Error::Revision(failure))
-                    if failure.committed == Committed::Nothing
-                        && failure.cause.database_error().is_some_and(busy) =>
-                {
-                    Err(Error::DatabaseLocked {
-                        action: format!(
-                            "running revision {} ({})",
-                            failure.version,
-                            failure.path.display()
-                        ),
-                        lock_timeout: self.lock_timeout,
-                        holder: holder(),
-                        completed: failure.completed,
-                    })
-                }
-                other => other,
-            }
-        };
-        result
-    }
-
-    /// Connects, retrying with backoff while the server refuses connections, up to the deadline.
-    async fn connect(&self, pool: &impl Pool) -> Result<Session, Error> {
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match pool.acquire_session().await {
-                Ok(mut session) => {
-                    session
-                        .start(self.lock_timeout)
-                        .await
-                        .map_err(Error::database("preparing the connection"))?;
-                    return Ok(session);
-                }
-                Err(error)
-                    if is_transient(&error)
-                        && started.elapsed() + backoff < self.connect_timeout =>
-                {
-                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "database not reachable yet");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(source) => {
-                    return Err(Error::Connect {
-                        waited: started.elapsed(),
-                        source,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Runs `work` (the writes of `command`) with the migration lock held, and always releases it
-    /// (or closes the connection, which frees it, when the release itself fails or the future is
-    /// dropped). A standby or read-only replica is refused first, before the lock is taken.
-    async fn locked<'s, T>(
-        &'s self,
-        session: &'s mut Session,
-        command: &'static str,
-        work: impl for<'a> FnOnce(
-            &'a Self,
-            &'a mut Session,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = Result<T, Error>> + Send + 'a>,
-        >,
-    ) -> Result<T, Error> {
-        self.refuse_read_only(session, command).await?;
-        let waiting = Instant::now();
-        session
-            .lock(&self.table, self.lock_timeout)
-            .await
-            .map_err(|error| match error {
-                LockError::Timeout { holder } => Error::LockTimeout {
-                    table: self.table.clone(),
-                    waited: waiting.elapsed(),
-                    holder,
-                },
-                LockError::Database(source) => Error::Database {
-                    action: "taking the migration lock".into(),
-                    source,
-                },
-                #[cfg(feature = "sqlite")]
-                LockError::File { .. } => Error::LockFile(error.to_string()),
-            })?;
-        let result = work(self, &mut *session).await;
-        if let Err(Error::Revision(failure)) = &result
-            && failure.cause.is_connection_lost()
-        {
-            session.poison();
-        }
-        if session.is_poisoned() {
-            // The connection is broken or mid-message; closing it (the session still counts as
-            // locked) is what frees the lock on the server.
-            return result;
-        }
-        if let Err(error) = session.unlock().await {
-            // The session still counts as locked, so it is closed rather than pooled, and closing it
-            // is what frees the lock on the server: the work itself stands as done.
-            tracing::warn!(%error, "releasing the migration lock failed; closing the connection frees it");
-        }
-        result
-    }
-
-    /// Refuses `command` on a PostgreSQL standby or a read-only MariaDB/MySQL server: it would fail
-    /// at its first write (or, for a user allowed to write on a read-only replica, break its
-    /// replication), and it is the URL that is wrong, not the revisions.
-    async fn refuse_read_only(
-        &self,
-        session: &mut Session,
-        command: &'static str,
-    ) -> Result<(), Error> {
-        match session.role().await.map_err(Error::database(
-            "asking the server whether it accepts writes",
-        ))? {
-            ServerRole::Writable => Ok(()),
-            role => Err(Error::ReadOnlyServer { command, role }),
-        }
-    }
-
-    async fn read(&self, session: &mut Session) -> Result<Option<History>, Error> {
-        history::table::read(session.conn(), &self.table)
-            .await
-            .map_err(Error::database(format!("reading `{}`", self.table)))
-    }
-
-    /// Creates the tables if needed and reads them, without judging what they say.
-    async fn prepare_unverified(&self, session: &mut Session) -> Result<History, Error> {
-        let conn = session.conn();
-        history::table::ensure(conn, &self.table, self.migrations.version_width())
-            .await
-            .map_err(Error::database(format!("creating `{}`", self.table)))?;
-        Ok(self.read(session).await?.unwrap_or_default())
-    }
-
-    /// Creates the tables if needed, reads them, and refuses on any mismatch with the files.
-    async fn prepare(&self, session: &mut Session) -> Result<History, Error> {
-        let history = self.prepare_unverified(session).await?;
-        match self.refusal(&self.verify(&history)) {
-            Some(error) => Err(error),
-            None => Ok(history),
-        }
-    }
-
-    fn verify(&self, history: &History) -> Verification {
-        Verification::with_checksums(
-            self.migrations.graph(),
-            self.migrations.version_width(),
-            history,
-            |revision| self.migrations.checksum(revision),
-        )
-    }
-
-    /// The error to refuse with, if the comparison found anything the options do not allow.
-    fn refusal(&self, verification: &Verification) -> Option<Error> {
-        let refuse_out_of_order = self.abort_missing && !self.allow_out_of_order;
-        let refused = !verification.bad_rows.is_empty()
-            || !verification.unfinished.is_empty()
-            || !verification.rows_deleted.is_empty()
-            || (self.abort_divergent && !verification.divergent.is_empty())
-            || (self.abort_missing && !verification.missing_files.is_empty())
-            || (refuse_out_of_order && !verification.out_of_order.is_empty());
-        refused.then(|| {
-            Error::History(Box::new(HistoryMismatch {
-                table: self.table.clone(),
-                verification: verification.clone(),
-                refuse_divergent: self.abort_divergent,
-                refuse_missing: self.abort_missing,
-                refuse_out_of_order,
-            }))
-        })
-    }
-
-    /// Checks, before anything runs, that every revision of the plan can run in this direction.
-    fn check_steps(&self, plan: &[&Revision], direction: Direction) -> Result<(), Error> {
-        for revision in plan {
-            let missing_downgrade = match revision.kind {
-                RevisionKind::Sql => {
-                    direction == Direction::Downgrade && revision.downgrade.is_none()
-                }
-                RevisionKind::Rust => {
-                    let Some(step) = self.migrations.rust_step(revision.version) else {
-                        return Err(Error::MissingRustStep {
-                            version: revision.version,
-                            path: revision.path.clone(),
-                        });
-                    };
-                    direction == Direction::Downgrade && step.downgrade.is_none()
-                }
-            };
-            if missing_downgrade {
-                return Err(Error::NotDowngradable {
-                    version: revision.version,
-                    path: revision.path.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Refuses a plan whose SQL would not run as written in the live database's dialect (an
-    /// unclosed comment or string, a `DELIMITER` line, transaction control in a transactional
-    /// revision): the same problems `cargo dbmigrate check` reports, before anything runs.
-    fn check_sql(
-        &self,
-        plan: &[&Revision],
-        direction: Direction,
-        backend: crate::Backend,
-    ) -> Result<(), Error> {
-        let sections = match direction {
-            Direction::Upgrade => crate::sql::lint::Sections::Upgrade,
-            Direction::Downgrade => crate::sql::lint::Sections::Downgrade,
-        };
-        crate::sql::lint::refuse(plan.iter().copied(), sections, backend).map_err(Error::Revisions)
-    }
-
     fn planned(
         &self,
         direction: Direction,
@@ -914,20 +443,5 @@ impl<'m> Migrator<'m> {
 
     pub(crate) fn history_table(&self) -> &str {
         &self.table
-    }
-}
-
-/// Whether connecting may succeed if tried again: the server is down, starting or overloaded.
-fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(e) => {
-            matches!(
-                e.code().as_deref(),
-                // PostgreSQL: cannot connect now (starting up), too many connections; MySQL: too many connections.
-                Some("57P03" | "53300" | "08004" | "08S01")
-            ) && !e.message().contains("Access denied")
-        }
-        _ => false,
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn first_words<const N: usize>(sql: &str, backend: Backend) -> [Strin
 /// Whether the database commits the open transaction around the statement `sql` starts with (MySQL's
 /// DDL; never on PostgreSQL and SQLite). Only its first words are read, so this is cheap even on a
 /// long multi-row `INSERT`.
+#[cfg_attr(not(feature = "__apply"), allow(dead_code))]
 pub(crate) fn commits_implicitly(sql: &str, dialect: &crate::backend::dialect::Dialect) -> bool {
     let [first, second] = first_words::<2>(sql, dialect.backend);
     dialect.statement_commits_implicitly([&first, &second])

@@ -21,6 +21,7 @@ impl Statement {
     /// Whether the database commits the open transaction around this statement, so it cannot be
     /// rolled back (MySQL's DDL, account management, table maintenance, explicit transaction
     /// control; nothing on PostgreSQL and SQLite).
+    #[cfg_attr(not(feature = "__apply"), allow(dead_code))]
     pub(crate) fn commits_implicitly(&self, dialect: &crate::backend::dialect::Dialect) -> bool {
         super::commits_implicitly(&self.text, dialect)
     }

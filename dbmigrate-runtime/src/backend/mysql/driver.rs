@@ -213,3 +213,55 @@ impl crate::backend::connection::Connection for MySqlLive {
         Some(&mut self.conn)
     }
 }
+
+/// MySQL's and MariaDB's errors: error numbers, and the line a syntax error names.
+pub(crate) const ERRORS: crate::backend::errors::ErrorMapping =
+    crate::backend::errors::ErrorMapping {
+        diagnose: |error| {
+            use crate::migrator::Diagnosis;
+            let mysql = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+            Some(match mysql.number() {
+                // Lock wait timeout; deadlock (and Galera's certification failure, reported as one).
+                1205 | 1213 | 1180 | 1181 => Diagnosis::Conflict,
+                // Query execution interrupted; max_statement_time / max_execution_time exceeded.
+                1317 | 1028 | 3024 | 1969 => Diagnosis::Cancelled,
+                // Access denied for a table, a column, a database; a missing SUPER-like privilege.
+                1044 | 1045 | 1142 | 1143 | 1227 | 1370 => Diagnosis::Permission,
+                // --read-only; a read-only transaction.
+                1290 | 1792 | 1836 => Diagnosis::ReadOnly,
+                // The table is full; out of memory; disk full.
+                1114 | 1037 | 1038 | 1021 => Diagnosis::OutOfSpace,
+                // Server gone, lost connection during query, shutdown in progress.
+                2006 | 2013 | 1053 | 1927 => Diagnosis::ConnectionLost,
+                _ => Diagnosis::of_sqlstate(mysql.code().unwrap_or("")),
+            })
+        },
+        render: |error| {
+            let mysql = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+            Some(format!(
+                "MySQL/MariaDB error {} ({}): {}",
+                mysql.number(),
+                mysql.code().unwrap_or("HY000"),
+                mysql.message()
+            ))
+        },
+        // Syntax errors end with "... at line N", N counted in the statement sent.
+        position: |error, statement, _| {
+            let mysql = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()?;
+            let line: usize = mysql
+                .message()
+                .rsplit_once(" at line ")?
+                .1
+                .trim()
+                .parse()
+                .ok()?;
+            let mut chars = 0;
+            for (index, text) in statement.split('\n').enumerate() {
+                if index + 1 == line {
+                    return Some(chars);
+                }
+                chars += text.chars().count() + 1;
+            }
+            None
+        },
+    };

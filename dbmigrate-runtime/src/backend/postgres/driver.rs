@@ -230,3 +230,35 @@ impl crate::backend::connection::Connection for PgLive {
         Some(&mut self.conn)
     }
 }
+
+/// PostgreSQL's errors: SQLSTATE classes, DETAIL and HINT, and the error's position in the text sent.
+pub(crate) const ERRORS: crate::backend::errors::ErrorMapping =
+    crate::backend::errors::ErrorMapping {
+        diagnose: |error| {
+            let pg = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+            Some(crate::migrator::Diagnosis::of_sqlstate(pg.code()))
+        },
+        render: |error| {
+            let pg = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+            let mut text = format!("PostgreSQL error {}: {}", pg.code(), pg.message());
+            if let Some(detail) = pg.detail() {
+                text.push_str(&format!("\nDETAIL: {detail}"));
+            }
+            if let Some(hint) = pg.hint() {
+                text.push_str(&format!("\nHINT: {hint}"));
+            }
+            if let Some(context) = pg.r#where() {
+                text.push_str(&format!("\nCONTEXT: {context}"));
+            }
+            Some(text)
+        },
+        // A 1-based character position in the text sent.
+        position: |error, statement, offset_in_sent| {
+            let pg = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+            let sqlx::postgres::PgErrorPosition::Original(position) = pg.position()? else {
+                return None;
+            };
+            let within = position.checked_sub(1)?.checked_sub(offset_in_sent)?;
+            (within <= statement.chars().count()).then_some(within)
+        },
+    };

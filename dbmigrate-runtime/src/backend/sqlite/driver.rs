@@ -340,3 +340,33 @@ impl crate::backend::connection::Connection for SqliteLive {
         Some(&mut self.conn)
     }
 }
+
+/// SQLite's errors: result codes (the primary code is the low byte of the extended one).
+pub(crate) const ERRORS: crate::backend::errors::ErrorMapping =
+    crate::backend::errors::ErrorMapping {
+        diagnose: |error| {
+            use crate::migrator::Diagnosis;
+            error.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+            let extended: i64 = error.code()?.parse().ok()?;
+            Some(match extended & 0xff {
+                // SQLITE_BUSY, SQLITE_LOCKED
+                5 | 6 => Diagnosis::Conflict,
+                // SQLITE_INTERRUPT
+                9 => Diagnosis::Cancelled,
+                // SQLITE_PERM, SQLITE_AUTH
+                3 | 23 => Diagnosis::Permission,
+                // SQLITE_READONLY
+                8 => Diagnosis::ReadOnly,
+                // SQLITE_FULL, SQLITE_NOMEM
+                13 | 7 => Diagnosis::OutOfSpace,
+                _ => Diagnosis::Revision,
+            })
+        },
+        render: |error| {
+            error.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+            let code = error.code().unwrap_or_default();
+            Some(format!("SQLite error {code}: {}", error.message()))
+        },
+        // SQLite's messages say no position.
+        position: |_, _, _| None,
+    };
