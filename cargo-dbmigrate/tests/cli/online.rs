@@ -107,7 +107,6 @@ on_every_backend! {
 error: the history table `refinery_schema_history` does not match the revision files; nothing was applied:
   - revision 1 (migrations/V1__create_users.sql) changed after it was applied (checksum [..] recorded, [..] now); restore the applied text and put the change in a new revision
 
-
 "#]]);
         assert!(!db.has_table("teams").await);
     }
