@@ -399,7 +399,7 @@ async fn a_forked_history_with_rust_steps_is_refused_for_head_and_applied_to_hea
         let run = |args: &[&str]| in_package(&sandbox, &db.url, args);
         // The runner embeds the fork, and refuses `head` exactly as the CLI does for SQL revisions.
         run(&["upgrade"]).assert().code(1).stdout_eq("").stderr_eq(str![[r#"
-note: the revisions include Rust data steps; running them through the runner in [..]
+...
 error: the history has 2 heads (2, 3); upgrade to one of them, to `heads`, or join them with `cargo dbmigrate merge`
 
 "#]]);
@@ -489,7 +489,6 @@ fn upgrade_says_the_runner_did_not_build_and_what_works_without_it() {
         .code(8)
         .stdout_eq("")
         .stderr_eq(str![[r#"
-note: the revisions include Rust data steps; running them through the runner in [..]
 ...
 error: the runner for the Rust revisions did not build, and `upgrade` runs them through it (cargo's messages are above)
 help: cargo reports errors in migrations/V2__count_items.rs: fix them (`cargo build` of the application reports the same); `status`, `current`, `stamp`, `resolve`, `repair` and `upgrade --dry-run` work without the runner
@@ -555,18 +554,19 @@ async fn a_runner_killed_by_a_signal_or_panicking_is_reported_as_an_unknown_outc
         let db = crate::support::TestDb::new(server).await;
         let run = |args: &[&str]| in_package(&sandbox, &db.url, args);
         run(&["upgrade"]).assert().code(9).stdout_eq("").stderr_eq(str![[r#"
-note: the revisions include Rust data steps; running them through the runner in [..]
+...
 error: the runner was killed by signal 9 (SIGKILL) before `upgrade head` finished, so what it changed in the database is unknown here
 help: `cargo dbmigrate status` tells where the database stands: what committed is in the history, and a revision cut short part-way is listed as unfinished
 
 "#]]);
         assert!(!db.applied_versions().await.contains(&2), "{server:?}");
         run(&["status"]).assert().success();
-        run(&["upgrade", "2"]).env("STEP_ENDS_BY", "panic").assert().code(9).stdout_eq("").stderr_eq(str![[r#"
-note: the revisions include Rust data steps; running them through the runner in [..]
-...
-error: the runner panicked (its message is above) before `upgrade 2` finished, so what it changed in the database is unknown here
-help: `cargo dbmigrate status` tells where the database stands: what committed is in the history, and a revision cut short part-way is listed as unfinished
+        // A panic is one summary line naming the place and the message (the usual panic output
+        // only with RUST_BACKTRACE).
+        run(&["upgrade", "2"]).env("STEP_ENDS_BY", "panic").env_remove("RUST_BACKTRACE").assert().code(9).stdout_eq("").stderr_eq(str![[r#"
+error: a Rust data step panicked at migrations/V2__interrupted.rs:9:9: the data step gave up
+`upgrade` stopped there, so what it changed in the database is unknown here
+help: `cargo dbmigrate status` tells where the database stands: a revision that ran in a transaction was rolled back with it, one cut short part-way is listed as unfinished; RUST_BACKTRACE=1 shows the backtrace
 
 "#]]);
         assert!(!db.applied_versions().await.contains(&2), "{server:?}");

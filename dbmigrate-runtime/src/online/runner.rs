@@ -99,9 +99,22 @@ fn record_panics() -> Arc<Mutex<Option<String>>> {
             .map(|s| (*s).to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "(no message)".into());
+        // A revision's file is compiled by its absolute path; shown as the user's working
+        // directory (the CLI's, which the runner shares) names it.
         let place = info
             .location()
-            .map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()))
+            .map(|l| {
+                let file = std::env::current_dir()
+                    .ok()
+                    .and_then(|cwd| {
+                        std::path::Path::new(l.file())
+                            .strip_prefix(cwd)
+                            .ok()
+                            .map(|p| p.display().to_string())
+                    })
+                    .unwrap_or_else(|| l.file().to_string());
+                format!(" at {file}:{}:{}", l.line(), l.column())
+            })
             .unwrap_or_default();
         if let Ok(mut slot) = record.lock() {
             slot.get_or_insert(format!("panicked{place}: {message}"));
