@@ -165,6 +165,9 @@ pub enum Command {
     /// their line endings (CRLF against LF); nothing else is touched.
     #[command(after_help = EXAMPLES_REPAIR, after_long_help = EXAMPLES_REPAIR)]
     Repair(RepairArgs),
+    /// Create or drop the database a URL names (PostgreSQL, MariaDB/MySQL, or a SQLite file).
+    #[command(after_help = EXAMPLES_DATABASE, after_long_help = EXAMPLES_DATABASE)]
+    Database(DatabaseArgs),
     /// Print a shell completion script for `cargo dbmigrate`.
     #[command(
         long_about = "Print a shell completion script for `cargo dbmigrate` on standard output.\n\n\
@@ -176,6 +179,13 @@ pub enum Command {
     )]
     Completions(CompletionsArgs),
 }
+
+const EXAMPLES_DATABASE: &str = "\
+Examples:
+  DATABASE_URL=postgres://localhost/app cargo dbmigrate database create
+  cargo dbmigrate database create --database-url mysql://root@localhost/app
+  cargo dbmigrate database create --database-url sqlite://app.db
+  cargo dbmigrate database drop --yes";
 
 const EXAMPLES_COMPLETIONS: &str = "\
 Examples:
@@ -472,6 +482,7 @@ impl Command {
             | Self::History(_)
             | Self::Show(_)
             | Self::Rebase(_)
+            | Self::Database(_)
             | Self::Completions(_) => None,
         }
     }
@@ -691,6 +702,37 @@ pub struct RebaseArgs {
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
+}
+
+/// `database`.
+#[derive(Debug, ClapArgs)]
+pub struct DatabaseArgs {
+    /// Create or drop.
+    #[command(subcommand)]
+    pub action: DatabaseAction,
+    /// The database: postgres://, mysql://, mariadb:// or sqlite:. Read from DATABASE_URL, or from
+    /// `.env`, when not given.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<String>,
+}
+
+/// What `database` does.
+#[derive(Debug, Subcommand)]
+pub enum DatabaseAction {
+    /// Create the database (nothing happens when it exists).
+    Create,
+    /// Drop the database and all its data (nothing happens when it does not exist).
+    Drop {
+        /// Drop it without asking (required when standard input is not a terminal).
+        #[arg(short, long)]
+        yes: bool,
+    },
 }
 
 /// `completions`.

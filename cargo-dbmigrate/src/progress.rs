@@ -42,6 +42,22 @@ struct State {
     bar: Option<(String, ProgressBar)>,
     /// When each task last printed a plain line.
     printed: HashMap<(i64, String), Instant>,
+    /// The latest plain line of each task not printed yet (too soon after the previous one); printed
+    /// when its revision finishes, so the last count always shows.
+    unprinted: Vec<((i64, String), String)>,
+}
+
+impl State {
+    /// Prints the lines held back for `version` (every version when `None`).
+    fn flush(&mut self, version: Option<i64>) {
+        let (due, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unprinted)
+            .into_iter()
+            .partition(|((v, _), _)| version.is_none_or(|version| *v == version));
+        self.unprinted = kept;
+        for (_, text) in due {
+            line(self, &text);
+        }
+    }
 }
 
 impl Reporter {
@@ -78,16 +94,17 @@ impl Reporter {
                     self.draw_bar(&mut state, *version, task, *rows, *total);
                 } else {
                     let key = (*version, task.clone());
+                    let text = progress_line(*version, task, *rows, *total, *elapsed_ms);
+                    state.unprinted.retain(|(k, _)| *k != key);
                     let due = state
                         .printed
                         .get(&key)
                         .is_none_or(|last| last.elapsed() >= PLAIN_EVERY);
                     if due {
                         state.printed.insert(key, Instant::now());
-                        line(
-                            &mut state,
-                            &progress_line(*version, task, *rows, *total, *elapsed_ms),
-                        );
+                        line(&mut state, &text);
+                    } else {
+                        state.unprinted.push((key, text));
                     }
                 }
             }
@@ -95,6 +112,7 @@ impl Reporter {
                 if let Some((_, bar)) = state.bar.take() {
                     bar.finish_and_clear();
                 }
+                state.flush(Some(*version));
                 state.printed.retain(|(v, _), _| v != version);
                 line(&mut state, &describe(event));
             }
@@ -137,10 +155,11 @@ impl Reporter {
 
     /// Removes a bar still shown (a command that failed mid-task).
     pub fn finish(&self) {
-        if let Ok(mut state) = self.state.lock()
-            && let Some((_, bar)) = state.bar.take()
-        {
-            bar.finish_and_clear();
+        if let Ok(mut state) = self.state.lock() {
+            if let Some((_, bar)) = state.bar.take() {
+                bar.finish_and_clear();
+            }
+            state.flush(None);
         }
     }
 }

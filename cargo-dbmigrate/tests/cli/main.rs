@@ -4,6 +4,7 @@
 
 mod check;
 mod completions;
+mod errors;
 mod fork;
 mod help;
 mod init;

@@ -97,6 +97,12 @@ impl ErrorReport {
         report
     }
 
+    /// What to do about a connection to `url` that failed with `error` (connection refused, a
+    /// database that does not exist, a SQLite file not created, another kind of server).
+    pub fn connect_hints(error: &sqlx::Error, url: &str) -> Vec<String> {
+        hints::connect(error, Some(url))
+    }
+
     /// The report of a migration error on the database at `url`, whose form adds hints (a SQLite
     /// file that is not created, a port that belongs to another kind of server).
     pub fn connecting_to(error: &Error, url: &str) -> Self {
