@@ -13,6 +13,7 @@ mod merge;
 mod new;
 mod online;
 mod packaging;
+mod progress;
 mod project;
 mod readme;
 mod rebase;

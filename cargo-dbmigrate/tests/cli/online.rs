@@ -797,3 +797,47 @@ async fn a_postgres_standby_refuses_upgrade_and_answers_status() {
 async fn a_mariadb_replica_refuses_upgrade_and_answers_status() {
     a_read_only_server_refuses_upgrade_and_answers_status(Component::MariaDbReplica).await;
 }
+
+on_every_backend! {
+    async fn json_reports_have_integer_milliseconds_and_a_dry_run_says_so(db) {
+        let sandbox = project();
+        let run = |args: &[&str]| sandbox.cmd(args).env("DATABASE_URL", &db.url).arg("--dir").arg("migrations");
+        run(&["upgrade", "1", "--format", "json"]).assert().success().stdout_eq(str![[r#"
+{
+  "direction": "upgrade",
+  "kind": "applied",
+  "steps": [
+    {
+      "version": 1,
+      "name": "create_users",
+      "kind": "sql",
+      "duration_ms": [..]
+    }
+  ],
+  "elapsed_ms": [..],
+  "current": [
+    1
+  ]
+}
+
+"#]]);
+        let output = run(&["upgrade", "--format", "json"]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(report["elapsed_ms"].is_u64(), "{report}");
+        assert!(report["steps"][0]["duration_ms"].is_u64(), "{report}");
+        // Nothing pending: a dry run still says it ran nothing.
+        run(&["upgrade", "--dry-run", "--format", "json"]).assert().success().stdout_eq(str![[r#"
+{
+  "direction": "upgrade",
+  "kind": "dry-run",
+  "steps": [],
+  "elapsed_ms": [..],
+  "current": [
+    2
+  ]
+}
+
+"#]]);
+        run(&["upgrade", "--dry-run"]).assert().success().stdout_eq("database is up to date at 2; nothing would be applied (dry run)\n");
+    }
+}
