@@ -189,11 +189,10 @@ fn progress_line(
     total: Option<u64>,
     elapsed_ms: u64,
 ) -> String {
-    let rate = if elapsed_ms > 0 {
-        format!(", {} rows/s", rows * 1000 / elapsed_ms)
-    } else {
-        String::new()
-    };
+    let rate = (rows * 1000)
+        .checked_div(elapsed_ms)
+        .map(|rate| format!(", {rate} rows/s"))
+        .unwrap_or_default();
     let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
     format!(
         "  {version} {task}: {rows}{of} rows in {}{rate}",
