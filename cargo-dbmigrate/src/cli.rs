@@ -1,6 +1,7 @@
 //! The command line: every clap type of `cargo dbmigrate`, whose doc comments are the help text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
@@ -15,8 +16,8 @@ pub enum Cli {
     /// downgrade or inspect a database.
     #[command(
         version,
-        after_long_help = EXAMPLES_TOP,
-        after_help = EXAMPLES_TOP,
+        after_long_help = format!("{EXAMPLES_TOP}\n\n{}", crate::exit::help_list()),
+        after_help = format!("{EXAMPLES_TOP}\n\n{}", crate::exit::help_list()),
         long_about = "Revision-based database migrations: create, check and inspect revision files, and \
             upgrade, downgrade or inspect a database.\n\n\
             Every revision names its parent (`Revises:`), so a history forked by two pull requests is \
@@ -35,13 +36,7 @@ Examples:
   cargo dbmigrate check --format github
   cargo dbmigrate history -v
   DATABASE_URL=sqlite://app.db?mode=rwc cargo dbmigrate upgrade
-  cargo dbmigrate status --check
-
-Exit codes: 0 success, 1 the revisions have errors (or the command refused because of them),
-2 usage error, 3 project, configuration or file error, 4 database error, 5 history mismatch,
-6 lock timeout, 7 not at head, 8 building the Rust-step runner failed, 9 the runner was killed
-and the outcome is unknown (`status` tells), 10 a command that writes was pointed at a standby or
-read-only replica.";
+  cargo dbmigrate status --check";
 
 /// `cargo dbmigrate`'s arguments after the `dbmigrate` word.
 #[derive(Debug, ClapArgs)]
@@ -170,6 +165,9 @@ pub enum Command {
     /// their line endings (CRLF against LF); nothing else is touched.
     #[command(after_help = EXAMPLES_REPAIR, after_long_help = EXAMPLES_REPAIR)]
     Repair(RepairArgs),
+    /// Create or drop the database a URL names (PostgreSQL, MariaDB/MySQL, or a SQLite file).
+    #[command(after_help = EXAMPLES_DATABASE, after_long_help = EXAMPLES_DATABASE)]
+    Database(DatabaseArgs),
     /// Print a shell completion script for `cargo dbmigrate`.
     #[command(
         long_about = "Print a shell completion script for `cargo dbmigrate` on standard output.\n\n\
@@ -181,6 +179,13 @@ pub enum Command {
     )]
     Completions(CompletionsArgs),
 }
+
+const EXAMPLES_DATABASE: &str = "\
+Examples:
+  DATABASE_URL=postgres://localhost/app cargo dbmigrate database create
+  cargo dbmigrate database create --database-url mysql://root@localhost/app
+  cargo dbmigrate database create --database-url sqlite://app.db
+  cargo dbmigrate database drop --yes";
 
 const EXAMPLES_COMPLETIONS: &str = "\
 Examples:
@@ -426,16 +431,16 @@ pub struct DatabaseOptions {
     #[arg(long, value_name = "TABLE", value_parser = table_name)]
     pub table: Option<String>,
     /// Seconds to wait for another process's migration lock before giving up (default 600).
-    #[arg(long, value_name = "SECONDS")]
-    pub lock_timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub lock_timeout: Option<Duration>,
     /// Seconds to keep retrying while the database refuses connections (default 30).
-    #[arg(long, value_name = "SECONDS")]
-    pub connect_timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub connect_timeout: Option<Duration>,
     /// Seconds one revision may take on PostgreSQL or MySQL before dbmigrate gives up on it,
     /// closes its connection (the server rolls back what it had not committed) and reports what
     /// did commit (default: no limit).
-    #[arg(long, value_name = "SECONDS")]
-    pub revision_timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub revision_timeout: Option<Duration>,
     /// Apply unapplied revisions older than the newest applied one instead of refusing.
     #[arg(long)]
     pub allow_out_of_order: bool,
@@ -445,9 +450,79 @@ pub struct DatabaseOptions {
     /// Go on although applied revisions have no file (refinery's abort_missing off).
     #[arg(long)]
     pub ignore_missing: bool,
-    /// Output format.
+    /// Output format (with `json`, an error is a JSON object {code, kind, message, hints} on
+    /// standard output too).
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+    /// Print more while running: every connection retry, and the runtime's log at level info
+    /// (RUST_LOG, when set, chooses instead).
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print nothing while running: no revision lines, no progress; results and errors only.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl Command {
+    /// The database options of an online command.
+    fn database(&self) -> Option<&DatabaseOptions> {
+        match self {
+            Self::Upgrade(args) => Some(&args.database),
+            Self::Downgrade(args) => Some(&args.database),
+            Self::Current(args) => Some(&args.database),
+            Self::Status(args) => Some(&args.database),
+            Self::Stamp(args) => Some(&args.database),
+            Self::Resolve(args) => Some(&args.database),
+            Self::Repair(args) => Some(&args.database),
+            Self::Init(_)
+            | Self::New(_)
+            | Self::Merge(_)
+            | Self::Check(_)
+            | Self::Heads(_)
+            | Self::History(_)
+            | Self::Show(_)
+            | Self::Rebase(_)
+            | Self::Database(_)
+            | Self::Completions(_) => None,
+        }
+    }
+
+    /// Whether the command prints JSON (`--format json`), so that an error is printed as JSON too.
+    pub fn json(&self) -> bool {
+        match self {
+            Self::Check(args) => args.format == CheckFormat::Json,
+            Self::Heads(args) => args.format == ListFormat::Json,
+            Self::History(args) => args.format == ListFormat::Json,
+            Self::Show(args) => args.format == ListFormat::Json,
+            other => other
+                .database()
+                .is_some_and(|d| d.format == ReportFormat::Json),
+        }
+    }
+
+    /// Whether `-v` asks an online command for more.
+    pub fn verbose(&self) -> bool {
+        self.database().is_some_and(|d| d.verbose)
+    }
+}
+
+impl DatabaseOptions {
+    /// How much the command prints while it runs.
+    pub fn verbosity(&self) -> crate::progress::Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => crate::progress::Verbosity::Quiet,
+            (false, true) => crate::progress::Verbosity::Verbose,
+            (false, false) => crate::progress::Verbosity::Normal,
+        }
+    }
+}
+
+/// A number of seconds (`2`, `0.5`), as a duration.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds (e.g. 30 or 0.5)"))
 }
 
 /// `--table`, checked by the rule the configuration and the runtime use.
@@ -627,6 +702,37 @@ pub struct RebaseArgs {
     /// Which package and revision directory.
     #[command(flatten)]
     pub project: ProjectOptions,
+}
+
+/// `database`.
+#[derive(Debug, ClapArgs)]
+pub struct DatabaseArgs {
+    /// Create or drop.
+    #[command(subcommand)]
+    pub action: DatabaseAction,
+    /// The database: postgres://, mysql://, mariadb:// or sqlite:. Read from DATABASE_URL, or from
+    /// `.env`, when not given.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<String>,
+}
+
+/// What `database` does.
+#[derive(Debug, Subcommand)]
+pub enum DatabaseAction {
+    /// Create the database (nothing happens when it exists).
+    Create,
+    /// Drop the database and all its data (nothing happens when it does not exist).
+    Drop {
+        /// Drop it without asking (required when standard input is not a terminal).
+        #[arg(short, long)]
+        yes: bool,
+    },
 }
 
 /// `completions`.

@@ -93,6 +93,9 @@ pub enum Error {
     /// `--sql` cannot print the plan.
     #[error(transparent)]
     Script(dbmigrate_runtime::sql::script::ScriptError),
+    /// An online command failed, as the runtime (in this process or in the runner) reported it.
+    #[error("{}", .0.message.trim_end())]
+    Online(dbmigrate_runtime::online::ErrorReport),
     /// The runner for Rust revisions could not be prepared, built or started.
     #[error(transparent)]
     Runner(crate::runner_crate::RunnerError),
@@ -137,6 +140,14 @@ impl Error {
         }
     }
 
+    /// What to do next, one `help:` line each.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Online(report) => report.hints.clone(),
+            _ => self.help().into_iter().collect(),
+        }
+    }
+
     /// What to do next, printed after the error.
     pub fn help(&self) -> Option<String> {
         match self {
@@ -163,6 +174,7 @@ impl Error {
                     .into(),
             ),
             Self::Target(_) | Self::Script(_) => None,
+            Self::Online(report) => (!report.hints.is_empty()).then(|| report.hints.join("\n")),
             Self::Runner(error) => error.help(),
             Self::Settings { help, .. } => Some(help.clone()),
         }

@@ -1,32 +1,22 @@
-//! The documented exit codes of `cargo dbmigrate`, and the one function that maps errors to them.
-//!
-//! | code | meaning |
-//! | --- | --- |
-//! | 0 | success |
-//! | 1 | `check` found errors, or a command refused because of the state of the revisions |
-//! | 2 | usage error: clap's own, or an argument naming no revision |
-//! | 3 | project, configuration or file error |
-//! | 4 | database error (connecting, or SQL failing in a revision) |
-//! | 5 | history mismatch between database and files, refused before applying anything |
-//! | 6 | timed out waiting for the migration lock |
-//! | 7 | the database is not at head (`status --check`) |
-//! | 8 | building the Rust-step runner failed |
-//! | 9 | the command was cut short and its outcome is unknown (the runner killed by a signal) |
-//! | 10 | a command that writes was pointed at a PostgreSQL standby or a read-only replica |
+//! The exit codes of `cargo dbmigrate`: one table, from which the exit of every command, the list in
+//! `--help` and the README's table are made (a test compares the README's table with
+//! [`markdown_table`] byte for byte).
+
+use dbmigrate_runtime::online::ErrorKind;
 
 use crate::error::Error;
 
-/// How `cargo dbmigrate` exits. The online commands use the codes this crate does not produce yet.
+/// How `cargo dbmigrate` exits. Each variant's documentation is its row of the table; the numbers
+/// never change meaning, since deployment scripts branch on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {
     /// Everything went well.
     Success = 0,
-    /// The revisions have errors (`check`), or a command refused because of them (several heads for
-    /// `new`, one head for `merge`).
+    /// The revisions have errors (`check`), or a command refused because of them.
     Revisions = 1,
-    /// The command line is wrong: clap's own errors (it exits with 2 itself), or an argument that names
-    /// no revision.
+    /// The command line is wrong: clap's own errors (it exits with 2 itself), or an argument that
+    /// names no revision.
     Usage = 2,
     /// No package, bad `[package.metadata.dbmigrate]`, or a file that cannot be read or written.
     Project = 3,
@@ -40,19 +30,19 @@ pub enum Exit {
     NotAtHead = 7,
     /// The runner that executes Rust data steps did not build.
     RunnerBuild = 8,
-    /// The command was cut short without reporting its outcome (the runner killed by a signal, or
-    /// panicking), so what it changed is unknown: `cargo dbmigrate status` tells. Not 4, which says
-    /// the database refused and what stayed applied, nor 8, which says nothing ran.
+    /// The command was cut short without reporting its outcome (the runner killed by a signal, a
+    /// panicking data step, a lost connection that could not be checked), so what it changed is
+    /// unknown: `cargo dbmigrate status` tells. Not 4, which says the database refused and what
+    /// stayed applied, nor 8, which says nothing ran.
     OutcomeUnknown = 9,
-    /// `upgrade`, `downgrade`, `stamp`, `resolve` or `repair` was pointed at a PostgreSQL standby or
-    /// a read-only MariaDB/MySQL replica and refused before taking the lock. Not 4: the database
-    /// did not fail and nothing was attempted; the URL names the wrong server, and a deployment
-    /// tool can tell "aimed at a replica" from a failure (and point at the primary, or wait).
+    /// A command that writes was pointed at a PostgreSQL standby or a read-only MariaDB/MySQL
+    /// replica and refused before taking the lock. Not 4: the database did not fail and nothing
+    /// was attempted; a deployment tool can tell "aimed at a replica" from a failure.
     ReadOnlyServer = 10,
 }
 
 impl Exit {
-    /// Every code, in order, for documentation and tests.
+    /// Every code, in order.
     pub const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::Revisions,
@@ -72,13 +62,96 @@ impl Exit {
         self as u8
     }
 
-    /// The exit for a numeric code from the runtime's `online` module (or the runner), which uses the
-    /// same table; an unknown code counts as a database error.
-    pub fn from_code(code: u8) -> Exit {
-        Exit::ALL
-            .into_iter()
-            .find(|e| e.code() == code)
-            .unwrap_or(Exit::Database)
+    /// A short name, the `kind` of a JSON error report for errors the CLI finds itself.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Revisions => "revisions",
+            Self::Usage => "usage",
+            Self::Project => "project",
+            Self::Database => "database",
+            Self::HistoryMismatch => "history",
+            Self::LockTimeout => "lock-timeout",
+            Self::NotAtHead => "not-at-head",
+            Self::RunnerBuild => "runner-build",
+            Self::OutcomeUnknown => "outcome-unknown",
+            Self::ReadOnlyServer => "read-only-server",
+        }
+    }
+
+    /// What the code means, in a few words (`--help`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Revisions => "the revisions have errors (or the command refused because of them)",
+            Self::Usage => "usage error",
+            Self::Project => "project, configuration or file error",
+            Self::Database => "database error",
+            Self::HistoryMismatch => "history mismatch",
+            Self::LockTimeout => "lock timeout",
+            Self::NotAtHead => "not at head",
+            Self::RunnerBuild => "building the Rust-step runner failed",
+            Self::OutcomeUnknown => "cut short, outcome unknown (`status` tells)",
+            Self::ReadOnlyServer => {
+                "a command that writes was pointed at a standby or read-only replica"
+            }
+        }
+    }
+
+    /// What the code means, in full (the README's table).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "success (`check`: no errors; warnings allowed)",
+            Self::Revisions => {
+                "`check` found errors, or a command refused because of the state of the revisions (`new` with several \
+                 heads, `merge` with one, SQL that would not run as written in the database's dialect)"
+            }
+            Self::Usage => {
+                "usage error: clap's own, or an argument that names no revision, or a URL that is not one"
+            }
+            Self::Project => {
+                "project, configuration or file error: no package, a bad `[package.metadata.dbmigrate]`, a file that \
+                 cannot be read or written"
+            }
+            Self::Database => {
+                "database error: connecting failed (the message ends with the cause, such as connection refused), \
+                 or SQL in a revision failed"
+            }
+            Self::HistoryMismatch => {
+                "history mismatch: divergent, missing or unfinished revisions, refused before applying anything"
+            }
+            Self::LockTimeout => "timed out waiting for the migration lock",
+            Self::NotAtHead => "the database is not at head (`status --check`)",
+            Self::RunnerBuild => {
+                "building the runner for Rust data steps failed (nothing ran; the message says which commands work \
+                 without it)"
+            }
+            Self::OutcomeUnknown => {
+                "the command was cut short and its outcome is unknown: the runner was killed by a signal, a Rust data \
+                 step panicked (the message says where), or the connection was lost and could not be checked; \
+                 `cargo dbmigrate status` tells where the database stands"
+            }
+            Self::ReadOnlyServer => {
+                "`upgrade`, `downgrade`, `stamp`, `resolve` or `repair` was pointed at a PostgreSQL standby or a \
+                 read-only MariaDB/MySQL replica, and refused before taking the lock or writing anything: point the \
+                 URL at the primary"
+            }
+        }
+    }
+
+    /// The exit for a failure the runtime reports.
+    pub fn for_kind(kind: ErrorKind) -> Exit {
+        match kind {
+            ErrorKind::Revisions => Self::Revisions,
+            ErrorKind::Usage => Self::Usage,
+            ErrorKind::Connect | ErrorKind::Database => Self::Database,
+            ErrorKind::History => Self::HistoryMismatch,
+            ErrorKind::LockTimeout => Self::LockTimeout,
+            ErrorKind::WaitTimeout => Self::NotAtHead,
+            ErrorKind::MissingRustStep => Self::RunnerBuild,
+            ErrorKind::OutcomeUnknown => Self::OutcomeUnknown,
+            ErrorKind::ReadOnlyServer => Self::ReadOnlyServer,
+        }
     }
 }
 
@@ -86,6 +159,24 @@ impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
         Self::from(exit.code())
     }
+}
+
+/// The README's table of exit codes.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| code | meaning |\n| --- | --- |\n");
+    for exit in Exit::ALL {
+        table.push_str(&format!("| {} | {} |\n", exit.code(), exit.meaning()));
+    }
+    table
+}
+
+/// The exit codes as `--help` lists them.
+pub fn help_list() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for exit in Exit::ALL {
+        text.push_str(&format!("  {:>2}  {}\n", exit.code(), exit.summary()));
+    }
+    text.trim_end().to_string()
 }
 
 /// The exit code for an error: the one place this mapping is written down.
@@ -105,6 +196,7 @@ pub fn for_error(error: &Error) -> Exit {
         ) => Exit::Revisions,
         Error::Target(_) => Exit::Usage,
         Error::Script(_) => Exit::Revisions,
+        Error::Online(report) => Exit::for_kind(report.kind),
         Error::Runner(crate::runner_crate::RunnerError::Interrupted { .. }) => Exit::OutcomeUnknown,
         Error::Runner(_) => Exit::RunnerBuild,
         Error::Project(_) | Error::Io { .. } | Error::Template { .. } | Error::Settings { .. } => {
@@ -118,40 +210,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_the_documented_numbers() {
+    fn codes_are_their_position_in_the_table() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
         assert_eq!(codes, (0..=10).collect::<Vec<u8>>());
     }
 
+    /// The README's table is the generated one, byte for byte: edit [`Exit::meaning`], then paste
+    /// the table this test prints.
     #[test]
-    fn the_runner_uses_the_same_table() {
-        use dbmigrate_runtime::online::exit;
-        for (cli, runtime) in [
-            (Exit::Success, exit::OK),
-            (Exit::Revisions, exit::REVISIONS),
-            (Exit::Usage, exit::USAGE),
-            (Exit::Project, exit::PROJECT),
-            (Exit::Database, exit::DATABASE),
-            (Exit::HistoryMismatch, exit::HISTORY),
-            (Exit::LockTimeout, exit::LOCK_TIMEOUT),
-            (Exit::NotAtHead, exit::NOT_AT_HEAD),
-            (Exit::RunnerBuild, exit::RUNNER),
-            (Exit::OutcomeUnknown, exit::OUTCOME_UNKNOWN),
-            (Exit::ReadOnlyServer, exit::READ_ONLY_SERVER),
-        ] {
-            assert_eq!(cli.code(), runtime, "{cli:?}");
-        }
+    fn the_readme_table_is_the_generated_one() {
+        let readme = include_str!("../../README.md");
+        let expected = markdown_table();
+        let start = readme
+            .find("| code | meaning |\n")
+            .expect("README.md has an exit-code table");
+        let length = readme[start..]
+            .find("\n\n")
+            .map_or(readme.len() - start, |end| end + 1);
+        let found = &readme[start..start + length];
+        assert!(
+            found == expected,
+            "README.md's exit-code table differs from the one exit.rs generates; replace it with:\n\n{expected}"
+        );
     }
 
     #[test]
-    fn the_readme_documents_every_code() {
-        let readme = include_str!("../../README.md");
-        for exit in Exit::ALL {
-            let row = format!("\n| {} |", exit.code());
-            assert!(
-                readme.contains(&row),
-                "README.md has no exit-code row for {exit:?}"
-            );
+    fn every_runtime_failure_has_its_code() {
+        use ErrorKind::*;
+        let pairs = [
+            (Revisions, 1),
+            (Usage, 2),
+            (Connect, 4),
+            (Database, 4),
+            (History, 5),
+            (LockTimeout, 6),
+            (WaitTimeout, 7),
+            (MissingRustStep, 8),
+            (OutcomeUnknown, 9),
+            (ReadOnlyServer, 10),
+        ];
+        for (kind, code) in pairs {
+            assert_eq!(Exit::for_kind(kind).code(), code, "{kind:?}");
         }
     }
 

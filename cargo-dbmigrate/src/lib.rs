@@ -11,6 +11,8 @@
 //! - [`render`]: colours and output buffers;
 //! - [`fork`]: which side of a fork to move, from a database's history (`check --database-url`);
 //! - [`error`] and [`exit`]: what can go wrong, and the documented exit code for each;
+//! - [`response`], [`progress`] and [`logging`]: the online commands' results, what they print while
+//!   they run, and the `tracing` log that RUST_LOG selects;
 //! - [`runner_crate`]: the generated crate that runs Rust data steps for the online commands.
 
 pub mod cli;
@@ -20,9 +22,12 @@ pub mod directory;
 pub mod error;
 pub mod exit;
 pub mod fork;
+pub mod logging;
 pub mod naming;
+pub mod progress;
 pub mod project;
 pub mod render;
+pub mod response;
 pub mod runner_crate;
 pub mod template;
 
@@ -32,11 +37,18 @@ use std::process::ExitCode;
 /// and the exit code follows [`exit`]'s table.
 pub fn run(args: &cli::Args) -> ExitCode {
     render::set_color(args.output.color);
+    logging::init(args.command.verbose());
     let mut output = render::Output::default();
     let result = commands::run(&args.command, &mut output);
     output.flush();
     match result {
         Ok(exit) => exit.into(),
+        Err(error) if args.command.json() => {
+            let mut output = render::Output::default();
+            output.json(&response::JsonError::of(&error));
+            output.flush();
+            exit::for_error(&error).into()
+        }
         Err(error) => {
             render::report_error(&error);
             exit::for_error(&error).into()

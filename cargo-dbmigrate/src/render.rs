@@ -103,8 +103,8 @@ pub fn error_report(error: &Error) -> String {
         let _ = writeln!(text, "  {}: {cause}", paint(DIM, "caused by"));
         source = cause.source();
     }
-    if let Some(help) = error.help() {
-        let _ = writeln!(text, "{}: {help}", paint(HELP, "help"));
+    for hint in error.hints() {
+        let _ = writeln!(text, "{}: {hint}", paint(HELP, "help"));
     }
     text
 }

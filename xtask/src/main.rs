@@ -5,6 +5,7 @@
 mod bench;
 mod ci;
 mod data;
+mod deps;
 mod faults;
 mod fuzz;
 mod report;
@@ -29,6 +30,8 @@ enum Task {
     Ci,
     /// Install what the test topologies need, start them, and run the whole test suite.
     Test,
+    /// Fail on a dependency that nothing uses.
+    Deps,
     /// Run benchmarks side by side with peers and with the limit, and print medians and ratios.
     Bench(bench::Args),
     /// Fuzz the revision parser and graph (cargo-fuzz) and record the run in RELIABILITY.md.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let result = match Xtask::parse().task {
         Task::Ci => ci::run(),
         Task::Test => test::run(),
+        Task::Deps => deps::run(),
         Task::Bench(args) => bench::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Stress(args) => stress::run(&args),

@@ -10,5 +10,11 @@ use crate::render::Output;
 
 /// Prints the database's current revisions.
 pub fn run(args: &CurrentArgs, output: &mut Output) -> Result<Exit, Error> {
-    online::execute(&args.project, &args.database, Command::Current, output)
+    online::execute(
+        &args.project,
+        &args.database,
+        Command::Current,
+        false,
+        output,
+    )
 }

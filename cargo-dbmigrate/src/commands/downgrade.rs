@@ -21,8 +21,8 @@ pub fn run(args: &DowngradeArgs, output: &mut Output) -> Result<Exit, Error> {
         );
     }
     let command = Command::Downgrade {
-        target: args.target.clone(),
+        target: args.target.parse()?,
         dry_run: args.dry_run,
     };
-    online::execute(&args.project, &args.database, command, output)
+    online::execute(&args.project, &args.database, command, false, output)
 }

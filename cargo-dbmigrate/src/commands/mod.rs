@@ -6,6 +6,7 @@
 pub mod check;
 pub mod completions;
 pub mod current;
+pub mod database;
 pub mod downgrade;
 pub mod heads;
 pub mod history;
@@ -45,6 +46,7 @@ pub fn run(command: &Command, output: &mut Output) -> Result<Exit, Error> {
         Command::Stamp(args) => stamp::run(args, output),
         Command::Resolve(args) => resolve::run(args, output),
         Command::Repair(args) => repair::run(args, output),
+        Command::Database(args) => database::run(args, output),
         Command::Completions(args) => completions::run(args, output),
     }
 }

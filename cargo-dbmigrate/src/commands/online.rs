@@ -1,71 +1,74 @@
-//! What the online commands share: reading the revisions, building the request for the runtime's
-//! `online` module, and running it in this process, or, when it may run a Rust revision's step, in the
-//! runner built around the package's compiled Rust revisions.
+//! What the online commands share: reading the revisions, building the typed request for the
+//! runtime's `online` module, running it in this process or, when it may run a Rust revision's step,
+//! in the runner built around the package's compiled Rust revisions, and printing its response.
 
-use std::io::Write as _;
+use std::sync::Arc;
 
-use dbmigrate_runtime::online::{Command as Request, Options, Request as FullRequest};
+use dbmigrate_runtime::online::{Command, Event, Options, Request, Response};
 use dbmigrate_runtime::{Migrations, Resolution, RevisionGraph, RevisionKind};
 
 use crate::cli::{DatabaseOptions, ProjectOptions, ReportFormat};
 use crate::directory::Revisions;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::progress::{Reporter, Verbosity};
 use crate::project::Project;
 use crate::render::Output;
-use crate::runner_crate::{self, RunnerError, shown};
+use crate::runner_crate::{self, RunnerError};
 
 /// The database URL, or an error saying where to put it.
 pub(crate) fn database_url(options: &DatabaseOptions) -> Result<String, Error> {
     options.database_url.clone().ok_or(Error::NoDatabaseUrl)
 }
 
-/// The command as the user typed it after `cargo dbmigrate`, for messages.
-fn command_name(command: &Request) -> &'static str {
-    match command {
-        Request::Upgrade { .. } => "upgrade",
-        Request::Downgrade { .. } => "downgrade",
-        Request::Current => "current",
-        Request::Status { .. } => "status",
-        Request::Stamp { .. } => "stamp",
-        Request::Resolve { .. } => "resolve",
-        Request::Repair => "repair",
-    }
-}
-
-/// Runs one online command against the project's revisions and the database in the options.
+/// Runs one online command against the project's revisions and the database in the options, and
+/// prints its response; `check` makes `status` exit with 7 unless the database is at head.
 pub(crate) fn execute(
     project_options: &ProjectOptions,
     database: &DatabaseOptions,
-    command: Request,
+    command: Command,
+    check: bool,
     output: &mut Output,
 ) -> Result<Exit, Error> {
     let project = Project::locate(project_options)?;
     let revisions = Revisions::load(&project)?;
     // A fork is for the target to judge (`head` reports it, `heads` works); anything else that makes
     // the revisions unusable is refused here, with check's wording.
-    revisions.refuse_errors(command_name(&command), &["multiple-heads"])?;
-    let request = FullRequest {
+    revisions.refuse_errors(command.name(), &["multiple-heads"])?;
+    let request = Request {
         command,
         url: database_url(database)?,
-        json: database.format == ReportFormat::Json,
         options: Options {
             table: database.table.clone(),
-            lock_timeout_secs: database.lock_timeout,
-            connect_timeout_secs: database.connect_timeout,
-            revision_timeout_secs: database.revision_timeout,
+            lock_timeout: database.lock_timeout,
+            connect_timeout: database.connect_timeout,
+            revision_timeout: database.revision_timeout,
             allow_out_of_order: database.allow_out_of_order,
             ignore_divergent: database.ignore_divergent,
             ignore_missing: database.ignore_missing,
         },
     };
-    if needs_compiled_steps(&request.command, &revisions.graph) {
-        return through_runner(&project, &request, output);
-    }
+    let reporter = Arc::new(Reporter::new(database.verbosity()));
+    let response = if needs_compiled_steps(&request.command, &revisions.graph) {
+        through_runner(&project, &request, database.verbosity(), &reporter)?
+    } else {
+        in_process(&project, &request, &reporter)?
+    };
+    reporter.finish();
+    let json = database.format == ReportFormat::Json;
+    crate::response::print(&response, json, check, &revisions.graph, output)
+}
+
+/// Runs the request here: the revisions are all SQL, or the command runs no step.
+fn in_process(
+    project: &Project,
+    request: &Request,
+    reporter: &Arc<Reporter>,
+) -> Result<Response, Error> {
     let migrations =
         Migrations::from_directory(&project.dir, &project.config).map_err(|problems| {
             Error::BrokenRevisions {
-                command: command_name(&request.command),
+                command: request.command.name(),
                 problems: problems.problems,
             }
         })?;
@@ -73,17 +76,20 @@ pub(crate) fn execute(
         .enable_all()
         .build()
         .map_err(|source| Error::io("start", "the async runtime")(source))?;
-    let outcome = runtime.block_on(dbmigrate_runtime::online::run(&request, &migrations));
-    output.out.push_str(&outcome.stdout);
-    output.err.push_str(&outcome.stderr);
-    Ok(Exit::from_code(outcome.code))
+    let reporter = Arc::clone(reporter);
+    let events = Arc::new(move |event: &Event| reporter.event(event));
+    Ok(runtime.block_on(dbmigrate_runtime::online::execute(
+        request,
+        &migrations,
+        events,
+    )))
 }
 
 /// Whether `command` may run a Rust revision's compiled step, and so needs the runner. The others only
 /// read the files and the history, and write history rows: a Rust revision's checksum is refinery's
 /// over its file, like a SQL revision's, so they run in this process, even while a Rust revision does
 /// not compile (the list is [`runner_crate::WITHOUT_RUNNER`]).
-pub(crate) fn needs_compiled_steps(command: &Request, graph: &RevisionGraph) -> bool {
+pub(crate) fn needs_compiled_steps(command: &Command, graph: &RevisionGraph) -> bool {
     let is_rust = |version: i64| {
         graph
             .get(version)
@@ -97,44 +103,31 @@ pub(crate) fn needs_compiled_steps(command: &Request, graph: &RevisionGraph) -> 
         return false;
     }
     match command {
-        Request::Upgrade { dry_run, .. } => !dry_run,
+        Command::Upgrade { dry_run, .. } => !dry_run,
         // Even a dry run checks that each revision of the plan can be reverted, which for a Rust
         // revision is its compiled step's to say.
-        Request::Downgrade { .. } => true,
-        Request::Resolve {
+        Command::Downgrade { .. } => true,
+        Command::Resolve {
             version,
             resolution: Resolution::Resume,
         } => is_rust(*version),
-        Request::Resolve { .. }
-        | Request::Current
-        | Request::Status { .. }
-        | Request::Stamp { .. }
-        | Request::Repair => false,
-    }
-}
-
-/// The command's name, for messages.
-fn name(command: &Request) -> &'static str {
-    match command {
-        Request::Upgrade { .. } => "upgrade",
-        Request::Downgrade { .. } => "downgrade",
-        Request::Current => "current",
-        Request::Status { .. } => "status",
-        Request::Stamp { .. } => "stamp",
-        Request::Resolve { .. } => "resolve",
-        Request::Repair => "repair",
+        Command::Resolve { .. }
+        | Command::Current
+        | Command::Status
+        | Command::Stamp { .. }
+        | Command::Repair => false,
     }
 }
 
 /// The command as a user would type it (`upgrade head`, `resolve 5 --resume`), for messages.
-fn described(command: &Request) -> String {
+fn described(command: &Command) -> String {
     match command {
-        Request::Upgrade { target, dry_run } | Request::Downgrade { target, dry_run } => {
+        Command::Upgrade { target, dry_run } | Command::Downgrade { target, dry_run } => {
             let flag = if *dry_run { " --dry-run" } else { "" };
-            format!("{} {target}{flag}", name(command))
+            format!("{} {target}{flag}", command.name())
         }
-        Request::Stamp { target } => format!("stamp {target}"),
-        Request::Resolve {
+        Command::Stamp { target } => format!("stamp {target}"),
+        Command::Resolve {
             version,
             resolution,
         } => {
@@ -145,18 +138,18 @@ fn described(command: &Request) -> String {
             };
             format!("resolve {version} {flag}")
         }
-        Request::Status { check: true } => "status --check".into(),
-        Request::Current | Request::Status { .. } | Request::Repair => name(command).into(),
+        Command::Current | Command::Status | Command::Repair => command.name().into(),
     }
 }
 
 /// Builds (or reuses) the runner that has the package's Rust revisions compiled in, and runs the
-/// request in it; its output goes straight to the terminal.
+/// request in it, rendering its events as they come.
 fn through_runner(
     project: &Project,
-    request: &FullRequest,
-    output: &mut Output,
-) -> Result<Exit, Error> {
+    request: &Request,
+    verbosity: Verbosity,
+    reporter: &Arc<Reporter>,
+) -> Result<Response, Error> {
     let package = project.require_package()?;
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(&package.manifest_path)
@@ -183,26 +176,27 @@ fn through_runner(
         project.config.version_width.as_str(),
     )
     .map_err(Error::Runner)?;
-    // Said before the build, which can take a while the first time.
-    let _ = writeln!(
-        anstream::stderr(),
-        "note: the revisions include Rust data steps; running them through the runner in {}",
-        shown(&runner)
-    );
     let binary = runner_crate::build(
         &runner,
+        &metadata,
         &package.name,
         &revision_dir,
-        name(&request.command),
+        request.command.name(),
+        verbosity,
     )
     .map_err(Error::Runner)?;
     // On the runner's standard input: the request holds the database password.
     let request_json = serde_json::to_string(request)
         .map_err(|e| Error::Runner(RunnerError::Request(e.to_string())))?;
-    let code = runner_crate::run(&binary, &request_json, &described(&request.command))
-        .map_err(Error::Runner)?;
-    let _ = output;
-    Ok(Exit::from_code(code))
+    let reporter = Arc::clone(reporter);
+    runner_crate::run(
+        &binary,
+        &request_json,
+        &described(&request.command),
+        verbosity,
+        &move |event| reporter.event(event),
+    )
+    .map_err(Error::Runner)
 }
 
 #[cfg(test)]
@@ -211,12 +205,12 @@ mod tests {
 
     #[test]
     fn commands_are_described_as_typed() {
-        let upgrade = Request::Upgrade {
-            target: "head".into(),
+        let upgrade = Command::Upgrade {
+            target: dbmigrate_runtime::Target::Head,
             dry_run: false,
         };
         assert_eq!(described(&upgrade), "upgrade head");
-        let resume = Request::Resolve {
+        let resume = Command::Resolve {
             version: 5,
             resolution: Resolution::Resume,
         };

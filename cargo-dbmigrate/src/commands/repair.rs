@@ -10,5 +10,11 @@ use crate::render::Output;
 
 /// Updates the recorded checksums of revisions whose text differs only in CRLF/LF.
 pub fn run(args: &RepairArgs, output: &mut Output) -> Result<Exit, Error> {
-    online::execute(&args.project, &args.database, Command::Repair, output)
+    online::execute(
+        &args.project,
+        &args.database,
+        Command::Repair,
+        false,
+        output,
+    )
 }

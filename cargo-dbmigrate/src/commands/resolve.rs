@@ -33,6 +33,7 @@ pub fn run(args: &ResolveArgs, output: &mut Output) -> Result<Exit, Error> {
             version,
             resolution,
         },
+        false,
         output,
     )
 }

@@ -14,8 +14,9 @@ pub fn run(args: &StampArgs, output: &mut Output) -> Result<Exit, Error> {
         &args.project,
         &args.database,
         Command::Stamp {
-            target: args.target.clone(),
+            target: args.target.parse()?,
         },
+        false,
         output,
     )
 }

@@ -13,7 +13,8 @@ pub fn run(args: &StatusArgs, output: &mut Output) -> Result<Exit, Error> {
     online::execute(
         &args.project,
         &args.database,
-        Command::Status { check: args.check },
+        Command::Status,
+        args.check,
         output,
     )
 }

@@ -4,6 +4,7 @@
 
 mod check;
 mod completions;
+mod errors;
 mod fork;
 mod help;
 mod init;
@@ -12,6 +13,7 @@ mod merge;
 mod new;
 mod online;
 mod packaging;
+mod progress;
 mod project;
 mod readme;
 mod rebase;

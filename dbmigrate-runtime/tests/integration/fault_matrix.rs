@@ -530,8 +530,8 @@ async fn unreachable_after_the_cut(server: Server) {
         "{text}"
     );
     assert_eq!(
-        dbmigrate_runtime::online::exit_code(&error),
-        dbmigrate_runtime::online::exit::OUTCOME_UNKNOWN
+        dbmigrate_runtime::online::ErrorKind::of(&error),
+        dbmigrate_runtime::online::ErrorKind::OutcomeUnknown
     );
 }
 

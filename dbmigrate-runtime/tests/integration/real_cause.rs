@@ -52,7 +52,7 @@ on_every_backend! {
                 assert!(matches!(error, Error::DatabaseLocked { .. }), "{text}");
                 assert!(text.contains("could not get SQLite's write lock") && text.contains("within the lock timeout (2.0 s)"), "{text}");
                 assert!(text.contains("another connection to the database (the application, or a tool) holds"), "{text}");
-                assert_eq!(dbmigrate_runtime::online::exit_code(&error), dbmigrate_runtime::online::exit::LOCK_TIMEOUT);
+                assert_eq!(dbmigrate_runtime::online::ErrorKind::of(&error), dbmigrate_runtime::online::ErrorKind::LockTimeout);
             }
             _ => {
                 assert_eq!(failure(&error).cause.diagnosis(), Diagnosis::Conflict, "{text}");
@@ -354,8 +354,8 @@ async fn on_sqlite_status_waits_for_a_long_revision_instead_of_failing_after_fiv
         "the holder is the migrating process: {text}"
     );
     assert_eq!(
-        dbmigrate_runtime::online::exit_code(&error),
-        dbmigrate_runtime::online::exit::LOCK_TIMEOUT
+        dbmigrate_runtime::online::ErrorKind::of(&error),
+        dbmigrate_runtime::online::ErrorKind::LockTimeout
     );
 }
 

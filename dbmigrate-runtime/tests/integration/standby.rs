@@ -304,8 +304,8 @@ async fn wait_for_times_out_naming_what_is_missing(component: Component) {
     );
     assert!(message.contains("(it is at 1)"), "{message}");
     assert_eq!(
-        dbmigrate_runtime::online::exit_code(&error),
-        dbmigrate_runtime::online::exit::NOT_AT_HEAD
+        dbmigrate_runtime::online::ErrorKind::of(&error),
+        dbmigrate_runtime::online::ErrorKind::WaitTimeout
     );
 }
 

@@ -1,23 +1,53 @@
 //! `teams [upgrade | downgrade <target>]`: migrates the database in `DATABASE_URL` (a SQLite file by
 //! default) to head, or down to a target, and lists the players by team.
+//!
+//! It prints what `cargo dbmigrate` prints: the progress of long data steps on standard error as
+//! they run, the runtime's log when RUST_LOG asks for it, and on failure the same message and hints
+//! (`error: ...`, `help: ...`), never a Debug dump.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use dbmigrate_runtime::{BackendPool, online, redact_url};
+use dbmigrate_runtime::online::ErrorReport;
+use dbmigrate_runtime::{BackendPool, redact_url};
 use teams::{MIGRATIONS, default_url, players_by_team};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // RUST_LOG=dbmigrate_runtime=info shows the runtime's log (connection retries, lock waits,
+    // data-step progress) on standard error.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| default_url());
     let pool = match BackendPool::connect_lazy(&url, 4) {
         Ok(pool) => pool,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(online::exit::USAGE);
+            return ExitCode::from(2);
         }
     };
+    let migrator = match MIGRATIONS.migrator() {
+        Ok(migrator) => migrator,
+        Err(error) => {
+            eprintln!("error: {}", ErrorReport::of(&error));
+            return ExitCode::FAILURE;
+        }
+    };
+    // Long data steps (backfills, bulk inserts) say how far they got, as `cargo dbmigrate` does.
+    let migrator = migrator.on_progress(|progress| {
+        eprintln!(
+            "  {} {}: {} rows in {} ms",
+            progress.version,
+            progress.task,
+            progress.rows,
+            progress.elapsed.as_millis()
+        );
+    });
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let run = match arguments
         .iter()
@@ -25,19 +55,19 @@ async fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        [] | ["upgrade"] => MIGRATIONS.upgrade(&pool).await,
+        [] | ["upgrade"] => migrator.upgrade(&pool).await,
         ["downgrade", target] => match target.parse() {
-            Ok(target) => MIGRATIONS.downgrade(&pool, target).await,
+            Ok(target) => migrator.downgrade(&pool, target).await,
             Err(error) => {
                 eprintln!("error: {error}");
-                return ExitCode::from(online::exit::USAGE);
+                return ExitCode::from(2);
             }
         },
         _ => {
             eprintln!(
                 "usage: teams [upgrade | downgrade <target>]   (DATABASE_URL selects the database)"
             );
-            return ExitCode::from(online::exit::USAGE);
+            return ExitCode::from(2);
         }
     };
     // Printed in one write whose failure (a closed pipe, `| head`) is not worth a panic; the URL's
@@ -48,8 +78,9 @@ async fn main() -> ExitCode {
             let _ = writeln!(text, "{report}");
         }
         Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(online::exit_code(&error));
+            // The message and hints `cargo dbmigrate` prints for the same error.
+            eprintln!("error: {}", ErrorReport::connecting_to(&error, &url));
+            return ExitCode::FAILURE;
         }
     }
     match players_by_team(&pool).await {
@@ -62,7 +93,7 @@ async fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: cannot read the players: {error}");
-            return ExitCode::from(online::exit::DATABASE);
+            return ExitCode::FAILURE;
         }
     }
     let _ = std::io::stdout().write_all(text.as_bytes());

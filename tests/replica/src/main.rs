@@ -1,18 +1,20 @@
 //! `dbmigrate-replica`: one replica of an application starting up. It migrates `DATABASE_URL` to
 //! head (lock timeout `REPLICA_LOCK_TIMEOUT_MS`, default 60 s), prints the versions it applied as
-//! JSON, and exits with dbmigrate's exit code.
+//! JSON, and exits with 6 on a lock timeout (as `cargo dbmigrate` does; the race scenarios retry
+//! those), 2 on a usage error, and 1 on any other failure.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use dbmigrate_replica::MIGRATIONS;
-use dbmigrate_runtime::{BackendPool, online};
+use dbmigrate_runtime::BackendPool;
+use dbmigrate_runtime::online::{ErrorKind, ErrorReport};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("error: set DATABASE_URL");
-        return ExitCode::from(online::exit::USAGE);
+        return ExitCode::from(2);
     };
     let lock_timeout = std::env::var("REPLICA_LOCK_TIMEOUT_MS")
         .ok()
@@ -22,7 +24,7 @@ async fn main() -> ExitCode {
         Ok(pool) => pool,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(online::exit::USAGE);
+            return ExitCode::from(2);
         }
     };
     let result = match MIGRATIONS.migrator() {
@@ -42,8 +44,11 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(online::exit_code(&error))
+            eprintln!("error: {}", ErrorReport::of(&error));
+            ExitCode::from(match ErrorKind::of(&error) {
+                ErrorKind::LockTimeout => 6,
+                _ => 1,
+            })
         }
     }
 }

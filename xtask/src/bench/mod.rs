@@ -11,6 +11,7 @@ mod environment;
 mod fresh_to_head;
 mod measure;
 mod noop_startup;
+mod runner_build;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,15 +68,18 @@ enum Workload {
     Backfill,
     /// 5. `cargo dbmigrate check` on a large directory.
     Check,
+    /// 6. The first CLI run of a Rust revision after `cargo build` of the package.
+    RunnerBuild,
 }
 
 impl Workload {
-    const ALL: [Workload; 5] = [
+    const ALL: [Workload; 6] = [
         Workload::NoopStartup,
         Workload::FreshToHead,
         Workload::BulkInsert,
         Workload::Backfill,
         Workload::Check,
+        Workload::RunnerBuild,
     ];
 
     fn section(self) -> &'static str {
@@ -85,6 +89,7 @@ impl Workload {
             Workload::BulkInsert => "bench-bulk-insert",
             Workload::Backfill => "bench-backfill",
             Workload::Check => "bench-check",
+            Workload::RunnerBuild => "bench-runner-build",
         }
     }
 
@@ -95,6 +100,7 @@ impl Workload {
             Workload::BulkInsert => "3. Data step, bulk insert",
             Workload::Backfill => "4. Backfill",
             Workload::Check => "5. check on a large directory",
+            Workload::RunnerBuild => "6. First run of a Rust revision",
         }
     }
 
@@ -105,6 +111,7 @@ impl Workload {
             Workload::BulkInsert => bulk_insert::DESCRIPTION,
             Workload::Backfill => backfill::DESCRIPTION,
             Workload::Check => check::DESCRIPTION,
+            Workload::RunnerBuild => runner_build::DESCRIPTION,
         }
     }
 
@@ -246,7 +253,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
-    let cli = if workloads.contains(&Workload::Check) {
+    let cli = if workloads.contains(&Workload::Check) || workloads.contains(&Workload::RunnerBuild)
+    {
         Some(check::build_cli()?)
     } else {
         None
@@ -291,6 +299,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     .as_ref()
                     .expect("Alembic is set up for this workload"),
                 sizes.check_revisions,
+                sizes.rounds,
+            )?,
+            Workload::RunnerBuild => runner_build::run(
+                cli.as_deref().expect("the CLI is built for this workload"),
                 sizes.rounds,
             )?,
         };
