@@ -160,7 +160,7 @@ impl<'a, 'c> Backfill<'a, 'c> {
                 report.rows += cx.execute_owned(&update, params).await?;
                 report.batches += 1;
                 report.longest_batch = report.longest_batch.max(batch_started.elapsed());
-                cx.report(&task, report.rows, started.elapsed());
+                cx.report(&task, report.rows, None, started.elapsed());
                 match upper {
                     Some(upper) if upper != last => lower = Some(upper),
                     _ => break,
@@ -181,7 +181,7 @@ impl<'a, 'c> Backfill<'a, 'c> {
             report.rows += updated;
             report.batches += 1;
             report.longest_batch = report.longest_batch.max(batch_started.elapsed());
-            cx.report(&task, report.rows, started.elapsed());
+            cx.report(&task, report.rows, None, started.elapsed());
         }
         report.elapsed = started.elapsed();
         Ok(report)

@@ -87,6 +87,11 @@ where
 {
     let target = Target::new(table, columns, cx.backend())?;
     let task = format!("bulk insert into {table}");
+    // An iterator that knows its length gives progress an end to measure against.
+    let total = match rows.size_hint() {
+        (lower, Some(upper)) if lower == upper => u64::try_from(lower).ok(),
+        _ => None,
+    };
     let backend = cx.backend();
     let copies = cx.conn.dialect().copy_from_stdin;
     // All rows or none, and the connection usable afterwards, wherever the step runs: where each
@@ -117,12 +122,12 @@ where
     }
     #[cfg(feature = "postgres")]
     let result = if copies {
-        copy_in(cx, &task, &target, rows).await
+        copy_in(cx, &task, &target, rows, total).await
     } else {
-        insert_batches(cx, &task, &target, rows).await
+        insert_batches(cx, &task, &target, rows, total).await
     };
     #[cfg(not(feature = "postgres"))]
-    let result = insert_batches(cx, &task, &target, rows).await;
+    let result = insert_batches(cx, &task, &target, rows, total).await;
     match result {
         Ok(count) => {
             for statement in commit {
@@ -147,6 +152,7 @@ async fn copy_in<I, R>(
     task: &str,
     target: &Target<'_>,
     rows: I,
+    total: Option<u64>,
 ) -> Result<u64, DataError>
 where
     I: Iterator<Item = R> + Send,
@@ -160,6 +166,7 @@ where
     };
     let started = Instant::now();
     let backend = cx.backend();
+    let progress = cx.progress_sink();
     let Some(conn) = cx.conn.as_postgres() else {
         unreachable!("only PostgreSQL's dialect copies from stdin");
     };
@@ -189,22 +196,7 @@ where
             buffer = Vec::with_capacity(CHUNK + 4096);
         }
         if count.is_multiple_of(REPORT_EVERY) {
-            let elapsed = started.elapsed();
-            let progress = super::Progress {
-                version: cx.version,
-                task: task.to_string(),
-                rows: count,
-                elapsed,
-            };
-            tracing::info!(
-                version = cx.version,
-                task,
-                rows = count,
-                "data step progress"
-            );
-            if let Some(callback) = cx.progress {
-                callback(&progress);
-            }
+            progress.report(task, count, total, started.elapsed());
         }
     }
     if let Some(failure) = failure {
@@ -218,9 +210,15 @@ where
         let _ = copy.abort(error.to_string()).await;
         return Err(copy_failure(target, error, count));
     }
-    copy.finish()
+    let copied = copy
+        .finish()
         .await
-        .map_err(|error| copy_failure(target, error, count))
+        .map_err(|error| copy_failure(target, error, count))?;
+    // The last count, so a bar reaches its end.
+    if !count.is_multiple_of(REPORT_EVERY) {
+        progress.report(task, count, total, started.elapsed());
+    }
+    Ok(copied)
 }
 
 /// The database's refusal of a `COPY`, with the row and column its context names (`COPY t, line
@@ -344,6 +342,7 @@ async fn insert_batches<I, R>(
     task: &str,
     target: &Target<'_>,
     rows: I,
+    total: Option<u64>,
 ) -> Result<u64, DataError>
 where
     I: Iterator<Item = R> + Send,
@@ -389,7 +388,7 @@ where
             pending = 0;
             if count - reported >= REPORT_EVERY {
                 reported = count;
-                cx.report(task, count, started.elapsed());
+                cx.report(task, count, total, started.elapsed());
             }
         }
     }
@@ -399,6 +398,10 @@ where
             .execute_built(&statement, params)
             .await
             .map_err(|e| failed(seen - pending + 1, seen, e))?;
+    }
+    // The last count, so a bar reaches its end.
+    if count > reported {
+        cx.report(task, count, total, started.elapsed());
     }
     Ok(count)
 }

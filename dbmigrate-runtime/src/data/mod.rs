@@ -110,12 +110,43 @@ pub struct Progress {
     pub task: String,
     /// Rows done so far.
     pub rows: u64,
+    /// Rows to do in all, when known (a bulk insert from an iterator of known length).
+    pub total: Option<u64>,
     /// Time since the task started.
     pub elapsed: Duration,
 }
 
 /// A progress callback, set with the migrator's `on_progress`.
 pub type ProgressFn = dyn Fn(&Progress) + Send + Sync;
+
+/// A step's progress reporting: the `tracing` event and the callback.
+#[derive(Clone, Copy)]
+struct ProgressSink<'c> {
+    version: i64,
+    callback: Option<&'c ProgressFn>,
+}
+
+impl ProgressSink<'_> {
+    fn report(self, task: &str, rows: u64, total: Option<u64>, elapsed: Duration) {
+        let progress = Progress {
+            version: self.version,
+            task: task.to_string(),
+            rows,
+            total,
+            elapsed,
+        };
+        tracing::info!(
+            version = self.version,
+            task,
+            rows,
+            elapsed_ms = elapsed.as_millis() as u64,
+            "data step progress"
+        );
+        if let Some(callback) = self.callback {
+            callback(&progress);
+        }
+    }
+}
 
 /// Why a helper of the context failed.
 #[derive(Debug, thiserror::Error)]
@@ -503,22 +534,16 @@ impl<'c> Context<'c> {
         Backfill::new(self, table, key, set)
     }
 
-    fn report(&self, task: &str, rows: u64, elapsed: Duration) {
-        let progress = Progress {
+    fn report(&self, task: &str, rows: u64, total: Option<u64>, elapsed: Duration) {
+        self.progress_sink().report(task, rows, total, elapsed);
+    }
+
+    /// Where this step's progress goes, held apart from the connection so a task streaming on it
+    /// (a `COPY`) can report as it goes.
+    fn progress_sink(&self) -> ProgressSink<'c> {
+        ProgressSink {
             version: self.version,
-            task: task.to_string(),
-            rows,
-            elapsed,
-        };
-        tracing::info!(
-            version = self.version,
-            task,
-            rows,
-            elapsed_ms = elapsed.as_millis() as u64,
-            "data step progress"
-        );
-        if let Some(callback) = self.progress {
-            callback(&progress);
+            callback: self.progress,
         }
     }
 }
