@@ -48,13 +48,9 @@ struct State {
 }
 
 impl State {
-    /// Prints the lines held back for `version` (every version when `None`).
-    fn flush(&mut self, version: Option<i64>) {
-        let (due, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unprinted)
-            .into_iter()
-            .partition(|((v, _), _)| version.is_none_or(|version| *v == version));
-        self.unprinted = kept;
-        for (_, text) in due {
+    /// Prints the lines held back.
+    fn flush(&mut self) {
+        for (_, text) in std::mem::take(&mut self.unprinted) {
             line(self, &text);
         }
     }
@@ -112,7 +108,9 @@ impl Reporter {
                 if let Some((_, bar)) = state.bar.take() {
                     bar.finish_and_clear();
                 }
-                state.flush(Some(*version));
+                // Revisions committed together finish together: every held-back count belongs to
+                // work already done, so all of them print before the first `applied` line.
+                state.flush();
                 state.printed.retain(|(v, _), _| v != version);
                 line(&mut state, &describe(event));
             }
@@ -159,7 +157,7 @@ impl Reporter {
             if let Some((_, bar)) = state.bar.take() {
                 bar.finish_and_clear();
             }
-            state.flush(None);
+            state.flush();
         }
     }
 }

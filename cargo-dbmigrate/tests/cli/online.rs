@@ -118,6 +118,7 @@ on_every_backend! {
         sandbox.write("migrations/V3__broken.sql", "-- Revises: 2\nINSERT INTO teams (id, name) VALUES (2, 'blue');\nINSERT INTO nowhere VALUES (1);\n");
         let run = |args: &[&str]| sandbox.cmd(args).env("DATABASE_URL", &db.url).arg("--dir").arg("migrations");
         run(&["upgrade"]).assert().code(4).stdout_eq("").stderr_eq(str![[r#"
+...
 error: upgrade of revision 3 (migrations/V3__broken.sql) failed at line 3, statement 2 of 2:
   INSERT INTO nowhere VALUES (1)
 [..]
@@ -551,6 +552,7 @@ help: `cargo dbmigrate status` tells where the database stands: what committed i
         // A panic is one summary line naming the place and the message (the usual panic output
         // only with RUST_BACKTRACE).
         run(&["upgrade", "2"]).env("STEP_ENDS_BY", "panic").env_remove("RUST_BACKTRACE").assert().code(9).stdout_eq("").stderr_eq(str![[r#"
+...
 error: a Rust data step panicked at migrations/V2__interrupted.rs:9:9: the data step gave up
 `upgrade` stopped there, so what it changed in the database is unknown here
 help: `cargo dbmigrate status` tells where the database stands: a revision that ran in a transaction was rolled back with it, one cut short part-way is listed as unfinished; RUST_BACKTRACE=1 shows the backtrace

@@ -120,11 +120,13 @@ pub(crate) trait Connection: Send {
         Box::pin(async { Ok(()) })
     }
 
-    /// Takes the migration lock for `table`, waiting up to `timeout`.
+    /// Takes the migration lock for `table`, waiting up to `timeout`; `waiting` is told, with who
+    /// holds it where the database can tell, when the lock is taken and the wait begins.
     fn lock<'a>(
         &'a mut self,
         table: &'a str,
         timeout: Duration,
+        waiting: &'a mut (dyn FnMut(Option<String>) + Send),
     ) -> BoxFuture<'a, Result<(), LockError>>;
 
     /// Releases the migration lock. If the database cannot confirm, the connection still counts as

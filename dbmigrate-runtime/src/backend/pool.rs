@@ -128,4 +128,15 @@ impl Pool for BackendPool {
             Self::Sqlite(p) => p.acquire_session().await,
         }
     }
+
+    async fn probe(&self) -> Option<sqlx::Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.probe().await,
+            #[cfg(feature = "mysql")]
+            Self::MySql(p) => p.probe().await,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(p) => p.probe().await,
+        }
+    }
 }

@@ -22,6 +22,11 @@ pub trait Pool: sealed::Sealed + Sync {
     /// Takes one connection for the run.
     #[doc(hidden)]
     fn acquire_session(&self) -> impl Future<Output = Result<Session, sqlx::Error>> + Send;
+
+    /// Opens one connection with the pool's options, outside the pool, and returns why it failed:
+    /// the pool itself answers only that it timed out while the server refused connections.
+    #[doc(hidden)]
+    fn probe(&self) -> impl Future<Output = Option<sqlx::Error>> + Send;
 }
 
 macro_rules! pool_impl {
@@ -33,6 +38,21 @@ macro_rules! pool_impl {
             fn acquire_session(&self) -> impl Future<Output = Result<Session, sqlx::Error>> + Send {
                 let acquire = self.acquire();
                 async move { Ok(Session::new(Box::new(<$live>::new(acquire.await?)))) }
+            }
+
+            fn probe(&self) -> impl Future<Output = Option<sqlx::Error>> + Send {
+                let options = self.connect_options();
+                async move {
+                    use sqlx::ConnectOptions as _;
+                    use sqlx::Connection as _;
+                    match options.connect().await {
+                        Ok(connection) => {
+                            let _ = connection.close().await;
+                            None
+                        }
+                        Err(error) => Some(error),
+                    }
+                }
             }
         }
     };
@@ -94,9 +114,14 @@ impl Session {
     }
 
     /// Takes the migration lock for `table`, waiting up to `timeout`.
-    pub(crate) async fn lock(&mut self, table: &str, timeout: Duration) -> Result<(), LockError> {
+    pub(crate) async fn lock(
+        &mut self,
+        table: &str,
+        timeout: Duration,
+        waiting: &mut (dyn FnMut(Option<String>) + Send),
+    ) -> Result<(), LockError> {
         debug_assert!(!self.conn.holds_lock(), "the lock is not re-entrant");
-        self.conn.lock(table, timeout).await
+        self.conn.lock(table, timeout, waiting).await
     }
 
     /// Releases the lock. If the database cannot confirm, the session stays locked, so dropping it

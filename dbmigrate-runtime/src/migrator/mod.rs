@@ -15,6 +15,7 @@
 mod checks;
 mod diagnosis;
 mod error;
+mod event;
 mod failure;
 mod report;
 mod run;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 
 pub use diagnosis::Diagnosis;
 pub use error::{Error, HistoryMismatch, describe_unfinished};
+pub use event::{Event, EventFn};
 pub use failure::{Committed, FailedStatement, FailureCause, Recheck, RevisionFailure};
 pub use report::{Direction, Report, RunKind, StepReport, format_duration};
 pub use status::{AppliedInfo, PendingInfo, Status};
@@ -75,9 +77,12 @@ pub struct Migrator<'m> {
     abort_missing: bool,
     allow_out_of_order: bool,
     dry_run: bool,
+    /// What data steps report progress to: the `on_progress` callback and the `on_event` one.
     progress: Option<Arc<ProgressFn>>,
+    on_progress: Option<Arc<ProgressFn>>,
     revision_timeout: Option<Duration>,
     refuse_read_only_when_idle: bool,
+    events: Option<Arc<EventFn>>,
 }
 
 impl<'m> Migrator<'m> {
@@ -95,8 +100,10 @@ impl<'m> Migrator<'m> {
             allow_out_of_order: false,
             dry_run: false,
             progress: None,
+            on_progress: None,
             revision_timeout: None,
             refuse_read_only_when_idle: false,
+            events: None,
         }
     }
 
@@ -173,9 +180,47 @@ impl<'m> Migrator<'m> {
         self
     }
 
+    /// Called as the run goes: connection retries, lock waits, each revision as it starts and
+    /// finishes, and data steps' progress (see [`Event`]).
+    ///
+    /// ```ignore
+    /// let migrator = MIGRATIONS.migrator()?.on_event(|event| {
+    ///     if let Event::RevisionFinished { version, name, duration, .. } = event {
+    ///         eprintln!("applied {version} {name} in {duration:?}");
+    ///     }
+    /// });
+    /// ```
+    pub fn on_event(mut self, callback: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(callback));
+        self.join_progress();
+        self
+    }
+
+    /// Progress goes to both callbacks, whichever are set.
+    fn join_progress(&mut self) {
+        self.progress = match (self.on_progress.clone(), self.events.clone()) {
+            (None, None) => None,
+            (Some(callback), None) => Some(callback),
+            (on_progress, Some(events)) => Some(Arc::new(move |progress: &Progress| {
+                if let Some(callback) = &on_progress {
+                    callback(progress);
+                }
+                events(&Event::Progress(progress));
+            })),
+        };
+    }
+
+    /// Tells the event callback, if there is one.
+    pub(crate) fn emit(&self, event: Event<'_>) {
+        if let Some(callback) = &self.events {
+            callback(&event);
+        }
+    }
+
     /// Called as long data steps make progress (also logged with `tracing`).
     pub fn on_progress(mut self, callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(callback));
+        self.on_progress = Some(Arc::new(callback));
+        self.join_progress();
         self
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::Migrator;
 use super::error::Error;
+use super::event::Event;
 use super::failure::{Committed, Recheck};
 use super::report::Direction;
 use crate::backend::ServerRole;
@@ -140,34 +141,53 @@ impl<'m> Migrator<'m> {
         }
     }
 
-    /// Connects, retrying with backoff while the server refuses connections, up to the deadline.
+    /// Connects, retrying with backoff while the server refuses connections, up to the deadline:
+    /// each attempt is cut at what is left of it, every failed attempt is an event, and the error
+    /// names the last real cause (a refused connection), not the pool's timeout.
     pub(super) async fn connect(&self, pool: &impl Pool) -> Result<Session, Error> {
+        /// Longest one attempt may take before it counts as failed and is retried: the pool's own
+        /// attempt waits out its acquire timeout while the server refuses connections.
+        const ATTEMPT: Duration = Duration::from_secs(1);
         let started = Instant::now();
+        let deadline = started + self.connect_timeout;
         let mut backoff = Duration::from_millis(100);
+        let mut attempt: u32 = 0;
         loop {
-            match pool.acquire_session().await {
-                Ok(mut session) => {
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let error = match tokio::time::timeout(left.min(ATTEMPT), pool.acquire_session()).await
+            {
+                Ok(Ok(mut session)) => {
                     session
                         .start(self.lock_timeout)
                         .await
                         .map_err(Error::database("preparing the connection"))?;
                     return Ok(session);
                 }
-                Err(error)
-                    if is_transient(&error)
-                        && started.elapsed() + backoff < self.connect_timeout =>
-                {
-                    tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "database not reachable yet");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {
+                    // The pool says only that it timed out: one connection of our own says why.
+                    match pool.probe().await {
+                        Some(error) => error,
+                        None => sqlx::Error::PoolTimedOut,
+                    }
                 }
-                Err(source) => {
-                    return Err(Error::Connect {
-                        waited: started.elapsed(),
-                        source,
-                    });
-                }
+                Ok(Err(error)) => error,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !is_transient(&error) || left <= backoff {
+                return Err(Error::Connect {
+                    waited: started.elapsed(),
+                    source: error,
+                });
             }
+            tracing::warn!(error = %error, attempt, retry_for_ms = left.as_millis() as u64, "database not reachable yet");
+            self.emit(Event::ConnectRetry {
+                attempt,
+                error: &error,
+                retry_for: left,
+            });
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
 
@@ -188,7 +208,16 @@ impl<'m> Migrator<'m> {
         self.refuse_read_only(session, command).await?;
         let waiting = Instant::now();
         session
-            .lock(&self.table, self.lock_timeout)
+            .lock(&self.table, self.lock_timeout, &mut |holder| {
+                tracing::info!(
+                    holder = holder.as_deref().unwrap_or("unknown"),
+                    "waiting for the migration lock"
+                );
+                self.emit(Event::LockWait {
+                    holder: holder.as_deref(),
+                    timeout: self.lock_timeout,
+                });
+            })
             .await
             .map_err(|error| match error {
                 LockError::Timeout { holder } => Error::LockTimeout {

@@ -124,6 +124,7 @@ impl Migrator<'_> {
             if let Some(progress) = self.progress() {
                 progress(&Progress {
                     version: pending[0],
+                    total: Some(u64::try_from(needed.len()).unwrap_or(u64::MAX)),
                     task: format!(
                         "waiting for revision(s) {} of `{target}` to arrive from the primary",
                         pending

@@ -71,8 +71,53 @@ impl From<&Progress> for Event {
             version: progress.version,
             task: progress.task.clone(),
             rows: progress.rows,
-            total: None,
+            total: progress.total,
             elapsed_ms: millis(progress.elapsed),
         }
+    }
+}
+
+impl Event {
+    /// The migrator's event as data for the CLI (`None` for events it does not show).
+    pub fn of(event: &crate::migrator::Event<'_>) -> Option<Self> {
+        use crate::migrator::{Direction, Event as Run};
+        Some(match event {
+            Run::ConnectRetry {
+                attempt,
+                error,
+                retry_for,
+            } => Self::ConnectRetry {
+                attempt: *attempt,
+                error: error.to_string(),
+                retry_for_ms: millis(*retry_for),
+            },
+            Run::LockWait { holder, timeout } => Self::LockWait {
+                holder: holder.map(str::to_string),
+                timeout_ms: millis(*timeout),
+            },
+            Run::RevisionStarted {
+                version,
+                name,
+                kind,
+                direction,
+            } => Self::RevisionStarted {
+                version: *version,
+                name: (*name).to_string(),
+                kind: kind.to_string(),
+                downgrade: *direction == Direction::Downgrade,
+            },
+            Run::RevisionFinished {
+                version,
+                name,
+                direction,
+                duration,
+            } => Self::RevisionFinished {
+                version: *version,
+                name: (*name).to_string(),
+                downgrade: *direction == Direction::Downgrade,
+                duration_ms: millis(*duration),
+            },
+            Run::Progress(progress) => Self::from(*progress),
+        })
     }
 }

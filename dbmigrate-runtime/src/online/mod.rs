@@ -172,7 +172,11 @@ async fn execute_on(
         .allow_out_of_order(options.allow_out_of_order)
         .abort_divergent(!options.ignore_divergent)
         .abort_missing(!options.ignore_missing)
-        .on_progress(move |progress| events(&Event::from(progress)));
+        .on_event(move |event| {
+            if let Some(event) = Event::of(event) {
+                events(&event);
+            }
+        });
     if let Some(table) = &options.table {
         migrator = match migrator.table(table) {
             Ok(migrator) => migrator,

@@ -15,6 +15,8 @@ mod data_steps;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod downgrade;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod events;
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod fault_matrix;
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod faults;

@@ -37,6 +37,7 @@ pub(crate) async fn lock(
     conn: &mut MySqlConnection,
     table: &str,
     timeout: Duration,
+    waiting: &mut (dyn FnMut(Option<String>) + Send),
 ) -> Result<(String, i64), LockError> {
     // Lock names are limited to 64 characters, so the database and table are hashed into one.
     let (name, locked, id): (String, Option<i64>, i64) = sqlx::query_as(
@@ -48,6 +49,7 @@ pub(crate) async fn lock(
     if locked == Some(1) {
         return Ok((name, id));
     }
+    waiting(holder(conn, &name).await.unwrap_or(None));
     // GET_LOCK takes whole seconds on every server version we support.
     let seconds = i64::try_from(timeout.as_millis().div_ceil(1000))
         .unwrap_or(i64::MAX)
@@ -168,9 +170,10 @@ impl crate::backend::connection::Connection for MySqlLive {
         &'a mut self,
         table: &'a str,
         timeout: Duration,
+        waiting: &'a mut (dyn FnMut(Option<String>) + Send),
     ) -> crate::backend::connection::BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move {
-            let (name, id) = lock(&mut self.conn, table, timeout).await?;
+            let (name, id) = lock(&mut self.conn, table, timeout, waiting).await?;
             self.lock_name = Some(name);
             self.id = Some(id);
             Ok(())

@@ -30,6 +30,7 @@ pub(crate) async fn lock(
     conn: &mut PgConnection,
     table: &str,
     timeout: Duration,
+    waiting: &mut (dyn FnMut(Option<String>) + Send),
 ) -> Result<(i64, i64), LockError> {
     // The key is computed by the server from what identifies the history table, in the same round
     // trip as the first, non-blocking attempt.
@@ -44,6 +45,7 @@ pub(crate) async fn lock(
     if locked {
         return Ok((key, pid));
     }
+    waiting(holder(conn, key).await.unwrap_or(None));
     // Wait on the server, where waiters queue in order, bounded by lock_timeout (which applies to
     // advisory locks too). A statement_timeout of the role, database or URL would cut the wait
     // short, so it is off for this one statement; both settings are restored afterwards.
@@ -185,9 +187,10 @@ impl crate::backend::connection::Connection for PgLive {
         &'a mut self,
         table: &'a str,
         timeout: Duration,
+        waiting: &'a mut (dyn FnMut(Option<String>) + Send),
     ) -> crate::backend::connection::BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move {
-            let (key, pid) = lock(&mut self.conn, table, timeout).await?;
+            let (key, pid) = lock(&mut self.conn, table, timeout, waiting).await?;
             self.lock_key = Some(key);
             self.pid = Some(pid);
             Ok(())

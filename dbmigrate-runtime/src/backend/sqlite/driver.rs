@@ -90,6 +90,7 @@ pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
 pub(crate) async fn lock(
     conn: &mut SqliteConnection,
     timeout: Duration,
+    waiting: &mut (dyn FnMut(Option<String>) + Send),
 ) -> Result<Option<File>, LockError> {
     let Some(file) = database_file(conn).await? else {
         return Ok(None);
@@ -109,19 +110,27 @@ pub(crate) async fn lock(
         .map_err(io)?;
     let started = Instant::now();
     let mut backoff = Duration::ZERO;
+    let holder = |lock_file: &mut File| {
+        let mut holder = String::new();
+        let _ = lock_file.rewind();
+        let _ = lock_file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        (!holder.is_empty()).then(|| format!("{holder} (lock file {})", path.display()))
+    };
+    let mut told = false;
     loop {
         match lock_file.try_lock() {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(error)) => return Err(io(error)),
         }
+        if !told {
+            told = true;
+            waiting(holder(&mut lock_file));
+        }
         if started.elapsed() >= timeout {
-            let mut holder = String::new();
-            let _ = lock_file.read_to_string(&mut holder);
-            let holder = holder.trim();
             return Err(LockError::Timeout {
-                holder: (!holder.is_empty())
-                    .then(|| format!("{holder} (lock file {})", path.display())),
+                holder: holder(&mut lock_file),
             });
         }
         backoff = next_backoff(backoff);
@@ -309,10 +318,11 @@ impl crate::backend::connection::Connection for SqliteLive {
         &'a mut self,
         _table: &'a str,
         timeout: Duration,
+        waiting: &'a mut (dyn FnMut(Option<String>) + Send),
     ) -> crate::backend::connection::BoxFuture<'a, Result<(), LockError>> {
         // SQLite's lock is the database file's, whatever the table.
         Box::pin(async move {
-            self.lock = Some(lock(&mut self.conn, timeout).await?);
+            self.lock = Some(lock(&mut self.conn, timeout, waiting).await?);
             Ok(())
         })
     }

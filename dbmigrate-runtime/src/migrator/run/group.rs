@@ -61,6 +61,7 @@ pub(super) async fn run(
             failed = batch.run(migrator, session.conn()).await.err();
         } else {
             let work = work(migrator, members[member], direction, backend);
+            super::started(migrator, members[member], direction);
             let mut member_runner = Runner {
                 deferred_states: Some(&mut states),
                 ..runner(members[member])
@@ -106,6 +107,10 @@ pub(super) async fn run(
         done.truncate(before);
         failure.completed = std::mem::take(done);
         return Err(failure);
+    }
+    // Only now are they committed.
+    for step in &done[before..] {
+        super::finished(migrator, step, direction);
     }
     if let Some(mut failure) = failed {
         failure.completed = std::mem::take(done);
@@ -165,6 +170,12 @@ impl SqliteBatch<'_, '_> {
         let mut current = 0;
         let outcome = conn
             .execute_batch(&batch, &mut |index| {
+                if bounds
+                    .get(current)
+                    .is_some_and(|&(savepoint, _)| savepoint == index)
+                {
+                    super::started(migrator, revisions[current].0, Direction::Upgrade);
+                }
                 if bounds
                     .get(current)
                     .is_some_and(|&(_, release)| release == index)

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Migrator;
+use super::event::Event;
 use super::failure::{Committed, FailureCause, RevisionFailure};
 use super::report::{Direction, StepReport};
 use crate::backend::Backend;
@@ -28,6 +29,26 @@ enum Work<'r> {
     Sql(Vec<Statement>),
     /// A compiled data step.
     Rust(StepFn, &'r Revision),
+}
+
+/// Tells the event callback a revision starts.
+fn started(migrator: &Migrator<'_>, revision: &Revision, direction: Direction) {
+    migrator.emit(Event::RevisionStarted {
+        version: revision.version,
+        name: &revision.name,
+        kind: revision.kind,
+        direction,
+    });
+}
+
+/// Tells the event callback a revision finished and is recorded.
+fn finished(migrator: &Migrator<'_>, step: &StepReport, direction: Direction) {
+    migrator.emit(Event::RevisionFinished {
+        version: step.version,
+        name: &step.name,
+        direction,
+        duration: step.duration,
+    });
 }
 
 pub(super) fn step_report(revision: &Revision, duration: Duration) -> StepReport {
@@ -138,6 +159,7 @@ pub(super) async fn plan(
             };
             let hands_off = handoff.next_marker.is_some();
             let deferred = defer_times.then_some(&mut times);
+            started(migrator, plan[index], direction);
             let running = revision(
                 session,
                 migrator,
@@ -162,6 +184,7 @@ pub(super) async fn plan(
             match outcome {
                 Ok(step) => {
                     marker_written = hands_off;
+                    finished(migrator, &step, direction);
                     done.push(step);
                 }
                 Err(mut failure) => {
